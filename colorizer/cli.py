@@ -1,0 +1,92 @@
+"""The `colorizer` command line: one parser, a subcommand per stage of the pipeline.
+
+    colorizer prepare SRC OUT          split + resize a folder of photos for training
+    colorizer train DATA --out RUN     train the autoencoder (torchrun for several GPUs)
+    colorizer colorize PHOTO... --out DIR   colourise photos at full resolution
+    colorizer evaluate DATA --model M --out DIR   PSNR, SSIM, CIEDE2000, colourfulness, AuC vs the gray baseline
+
+Each subcommand's module does the work; this file only parses arguments, prints summaries and sets exit codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from colorizer import __version__
+
+EXIT_FAILURES = 1  # some inputs failed, the rest was processed
+EXIT_USAGE = 2  # the command could not start (bad arguments, missing folder, ...)
+
+
+def _error(message: str) -> int:
+    print(f"colorizer: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _report_failures(failed: list[dict], total: int) -> int:
+    for failure in failed:
+        print(f"  failed: {failure['source']}: {failure['reason']}", file=sys.stderr)
+    if failed:
+        print(f"{len(failed)} of {total} files failed (listed above); the rest was processed.", file=sys.stderr)
+        return EXIT_FAILURES
+    return 0
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from colorizer.prepare import PrepareError, PrepareSettings, run_prepare
+
+    if args.quality is not None and not 1 <= args.quality <= 100:
+        return _error("--quality must be between 1 and 100")
+    settings = PrepareSettings(size=args.size, quality=args.quality, max_pixels=args.max_pixels)
+    try:
+        summary = run_prepare(args.src, args.out, settings, args.val_fraction, args.seed, args.workers)
+    except PrepareError as err:
+        return _error(str(err))
+    for source in summary["gray"]:
+        print(f"  left out (grayscale, no colour to learn): {source}")
+    print(
+        f"{args.out}: {summary['prepared']} prepared, {summary['skipped']} already there, "
+        f"{len(summary['gray'])} grayscale left out; split {summary['train']} train / {summary['val']} val"
+    )
+    return _report_failures(summary["failed"], summary["found"])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="colorizer",
+        description="Colourise grayscale photos with a convolutional autoencoder, or train one on your own photos.",
+    )
+    parser.add_argument("--version", action="version", version=f"colorizer {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = commands.add_parser(
+        "prepare",
+        help="split a folder of photos into train/val and resize them to padded squares",
+        description="Find photos under SRC, split them at random into train and validation, resize the longer "
+        "side to --size and pad to a square with zeros, in parallel. Writes OUT/images/ and OUT/manifest.json. "
+        "Re-running on the same OUT adds only new photos. SRC is never modified.",
+    )
+    p.add_argument("src", type=Path, metavar="SRC", help="folder of photos (searched recursively)")
+    p.add_argument("out", type=Path, metavar="OUT", help="output folder (created if needed)")
+    p.add_argument("--size", type=int, default=2000, help="side of the output squares in pixels (default: 2000)")
+    p.add_argument("--val-fraction", type=float, default=0.1, help="share of photos for validation (default: 0.1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random split (default: 0)")
+    p.add_argument("--quality", type=int, default=None, help="recompress as JPEG at this quality (default: PNG)")
+    p.add_argument("--workers", type=int, default=None, help="processes to use (default: all cores)")
+    p.add_argument(
+        "--max-pixels", type=int, default=200_000_000, help="refuse images larger than this (default: 200e6)"
+    )
+    p.set_defaults(run=cmd_prepare)
+
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,118 @@
+"""Typed configuration: dataclasses with a help text per field, the CLI flags derived from them, TOML files.
+
+A config file (TOML, `--config run.toml`) sets defaults; flags given on the command line override it; the resolved
+config is what gets saved beside every run and inside every checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def _field(default, help: str, choices: tuple | None = None):
+    return field(default=default, metadata={"help": help, "choices": choices})
+
+
+ENCODERS = ("resnet18", "efficientnet-lite0")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+@dataclass
+class TrainConfig:
+    """Everything `colorizer train` needs; each field is also a kebab-case flag."""
+
+    data: str = _field("", "prepared folder (from `colorizer prepare`)")
+    out: str = _field("", "run folder: checkpoints, log, plots and samples go here")
+    size: int = _field(224, "training crop size in pixels (the paper: 224, then 608)")
+    epochs: int = _field(16, "number of epochs (the paper: 16)")
+    batch_size: int = _field(15, "images per batch, per process (the paper: 15)")
+    lr: float = _field(1e-4, "Adam learning rate (the paper: 1e-4)")
+    weight_decay: float = _field(0.0, "AdamW weight decay (0: plain Adam as in the paper)")
+    encoder: str = _field("resnet18", "encoder architecture", ENCODERS)
+    pretrained: str = _field("none", "encoder weights: none, imagenet, or a path to a ResNet-18 state dict")
+    init_from: str = _field("", "start from this checkpoint's model weights (e.g. the 224-px stage before 608 px)")
+    resume: bool = _field(False, "continue the run in --out from its last checkpoint (an error if there is none)")
+    seed: int = _field(0, "random seed for initialisation, shuffling and augmentation")
+    workers: int = _field(2, "DataLoader worker processes per training process")
+    device: str = _field("auto", "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
+    precision: str = _field("auto", "autocast precision; auto = bf16 on CUDA that supports it, else fp32", PRECISIONS)
+    channels_last: bool = _field(True, "channels-last memory format (faster convolutions on CPU and GPU)")
+    compile: bool = _field(False, "torch.compile the model (CUDA; slow start, faster steps)")
+    sync_bn: bool = _field(False, "SyncBatchNorm across processes under torchrun")
+    samples: int = _field(4, "fixed validation images in the per-epoch sample grid")
+    max_steps: int = _field(0, "stop each epoch after this many batches (0: the whole epoch; for smoke runs)")
+    progress: bool = _field(True, "show a progress bar")
+
+    def __post_init__(self):
+        checks = {
+            "size must be >= 16": self.size >= 16,
+            "epochs must be >= 1": self.epochs >= 1,
+            "batch-size must be >= 1": self.batch_size >= 1,
+            "lr must be > 0": self.lr > 0,
+            f"encoder must be one of {ENCODERS}": self.encoder in ENCODERS,
+            f"precision must be one of {PRECISIONS}": self.precision in PRECISIONS,
+            "workers must be >= 0": self.workers >= 0,
+        }
+        failed = [message for message, ok in checks.items() if not ok]
+        if failed:
+            raise ValueError("; ".join(failed))
+
+
+# Fields that describe the model and data, which a resumed run must share with the checkpoint it resumes.
+RESUME_MUST_MATCH = ("size", "batch_size", "encoder", "data")
+
+
+def _base_type(annotation) -> type:
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+    return annotation
+
+
+def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
+    """One `--kebab-case` flag per field; defaults stay None so a config file can sit between them and the flags."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        kind = _base_type(hints[f.name])
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f"{f.metadata.get('help', '')} (default: {f.default})"
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        else:
+            parser.add_argument(flag, type=kind, default=None, choices=f.metadata.get("choices"), help=help_text)
+
+
+def load_toml(path: str | Path) -> dict:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ValueError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"config file {path} is not valid TOML: {err}") from None
+
+
+def resolve_config(cls, overrides: dict, config_file: str | Path | None = None):
+    """Dataclass defaults <- config file <- explicit overrides (None means 'not given')."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    values = {}
+    if config_file:
+        from_file = {k.replace("-", "_"): v for k, v in load_toml(config_file).items()}
+        unknown = sorted(set(from_file) - names)
+        if unknown:
+            raise ValueError(f"config file {config_file}: unknown settings {', '.join(unknown)}")
+        values.update(from_file)
+    values.update({k: v for k, v in overrides.items() if k in names and v is not None})
+    return cls(**values)

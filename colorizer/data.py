@@ -1,0 +1,175 @@
+"""The training data: a `ColorizationDataset` over a prepared folder, backed by a cache of resized uint8 pixels.
+
+Decoding a 2000-px JPEG costs ~20 ms, far more than a training step can wait for. So each split is decoded once per
+training size into `OUT/cache/`: every photo's content (padding cut away) resized so its shorter side equals the
+size, stored as raw uint8 in one memory-mapped file. The cache is keyed by the manifest's records, so it is rebuilt
+when the prepared data changes and reused otherwise, across epochs and runs.
+
+Crops are always taken inside the photo (never the padding): random crop + horizontal flip for training, the
+centre crop for validation. Randomness is derived from (seed, epoch, index), so a run resumed mid-way sees exactly
+the samples an uninterrupted run would, whatever the number of loader workers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from colorizer.color import uint8_to_network
+from colorizer.images import open_image, resize_shorter_side
+from colorizer.parallel import parallel_map
+from colorizer.prepare import load_manifest
+
+CACHE_VERSION = 1
+
+
+class DataError(Exception):
+    """The prepared folder is missing, empty or unusable."""
+
+
+def split_records(root: Path, split: str) -> list[dict]:
+    """The manifest records of one split ("train" or "val") of a prepared folder."""
+    manifest = load_manifest(Path(root))
+    if manifest is None:
+        raise DataError(f"{root} is not a prepared folder (no manifest.json); run `colorizer prepare SRC {root}`")
+    records = [r for r in manifest["files"] if r["split"] == split]
+    if not records:
+        raise DataError(f"{root} has no images in its {split!r} split")
+    return records
+
+
+def load_content(task: tuple[str, list[int], int]) -> np.ndarray:
+    """Pool worker: one prepared image's content (padding cut away), shorter side resized to `size`: (H, W, 3) uint8."""
+    path, box, size = task
+    image = open_image(Path(path), longest_side=max(box[2] - box[0], box[3] - box[1]) * 2)
+    with Image.open(path) as header:
+        full = header.size[0]
+    ratio = image.size[0] / full  # < 1 when the JPEG was decoded at reduced scale
+    content = image.convert("RGB").crop(tuple(round(v * ratio) for v in box))
+    return np.asarray(resize_shorter_side(content, size))
+
+
+class ImageCache:
+    """Resized uint8 photos in one flat memory-mapped file, with an index of their shapes and offsets."""
+
+    def __init__(self, data_path: Path, index: dict):
+        self.data_path = data_path
+        self.shapes = [tuple(s) for s in index["shapes"]]
+        self.offsets = index["offsets"]
+        self._data = None  # opened lazily, once per process (DataLoader workers each map it)
+
+    def __len__(self) -> int:
+        return len(self.shapes)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        if self._data is None:
+            self._data = np.memmap(self.data_path, dtype=np.uint8, mode="r")
+        h, w, c = self.shapes[i]
+        return self._data[self.offsets[i] : self.offsets[i] + h * w * c].reshape(h, w, c)
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_data": None}
+
+
+def cache_key(records: list[dict], size: int) -> str:
+    identity = [(r["file"], r["sha256"], r["box"]) for r in records]
+    return hashlib.sha256(json.dumps([CACHE_VERSION, size, identity]).encode()).hexdigest()[:16]
+
+
+def open_cache(root: Path, split: str, size: int, workers: int | None = None, progress: bool = True) -> ImageCache:
+    """The cache of `split` at `size`, built first if missing or stale (written atomically, old ones removed)."""
+    root = Path(root)
+    records = split_records(root, split)
+    folder = root / "cache"
+    stem = f"{split}-{size}-{cache_key(records, size)}"
+    data_path, index_path = folder / f"{stem}.u8", folder / f"{stem}.json"
+    if not index_path.exists():
+        folder.mkdir(exist_ok=True)
+        for stale in folder.glob(f"{split}-{size}-*"):
+            stale.unlink(missing_ok=True)
+        tasks = [(str(root / r["file"]), r["box"], size) for r in records]
+        arrays = parallel_map(
+            load_content, tasks, workers or os.cpu_count() or 1, f"caching {split} at {size}px", progress
+        )
+        tmp = data_path.with_suffix(f".{os.getpid()}.tmp")
+        offsets, shapes, offset = [], [], 0
+        with open(tmp, "wb") as f:
+            for array in arrays:
+                f.write(np.ascontiguousarray(array).tobytes())
+                offsets.append(offset)
+                shapes.append(list(array.shape))
+                offset += array.size
+        os.replace(tmp, data_path)
+        index_tmp = index_path.with_suffix(f".{os.getpid()}.tmp")
+        index_tmp.write_text(json.dumps({"files": [r["file"] for r in records], "offsets": offsets, "shapes": shapes}))
+        os.replace(index_tmp, index_path)
+    return ImageCache(data_path, json.loads(index_path.read_text()))
+
+
+class ColorizationDataset(Dataset):
+    """(L, ab) pairs from one split of a prepared folder, at `size` x `size` pixels.
+
+    output="lab": (L (1, S, S) in [-1, 1], ab (2, S, S) scaled by 1/110), converted here on the CPU.
+    output="rgb": (3, S, S) uint8, for training loops that convert whole batches on the GPU (`uint8_to_network`).
+    cache=False decodes the prepared file on every access (slow; kept for comparison and one-off use).
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        split: str = "train",
+        size: int = 224,
+        train: bool | None = None,
+        output: str = "lab",
+        cache: bool = True,
+        seed: int = 0,
+        workers: int | None = None,
+        progress: bool = True,
+    ):
+        if output not in ("lab", "rgb"):
+            raise ValueError(f"output must be 'lab' or 'rgb', got {output!r}")
+        self.root, self.split, self.size, self.output, self.seed = Path(root), split, size, output, seed
+        self.train = split == "train" if train is None else train
+        self.records = split_records(self.root, split)
+        self.cache = open_cache(self.root, split, size, workers, progress) if cache else None
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Change the random crops and flips (call once per epoch, like DistributedSampler.set_epoch)."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def content(self, index: int) -> np.ndarray:
+        """(H, W, 3) uint8 photo content with its shorter side equal to `size`."""
+        if self.cache is not None:
+            return self.cache[index]
+        record = self.records[index]
+        return load_content((str(self.root / record["file"]), record["box"], self.size))
+
+    def __getitem__(self, index: int):
+        image = self.content(index)
+        height, width = image.shape[:2]
+        size = self.size
+        if self.train:
+            rng = np.random.default_rng([self.seed, self.epoch, index])
+            top, left = int(rng.integers(0, height - size + 1)), int(rng.integers(0, width - size + 1))
+            flip = bool(rng.random() < 0.5)
+        else:
+            top, left, flip = (height - size) // 2, (width - size) // 2, False
+        crop = image[top : top + size, left : left + size]
+        if flip:
+            crop = crop[:, ::-1]
+        rgb = torch.from_numpy(crop.copy()).permute(2, 0, 1)  # (3, S, S) uint8
+        if self.output == "rgb":
+            return rgb
+        l_norm, ab_norm = uint8_to_network(rgb[None])
+        return l_norm[0], ab_norm[0]

@@ -1,0 +1,141 @@
+"""Reading photos safely: every file format and mode we accept, EXIF orientation, a pixel limit, fast downscaling.
+
+The one place that turns a file on disk into 8-bit RGB (plus alpha, if any). `prepare`, the Dataset and
+`colorize` all read images through here, so they agree on what a photo is.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+DEFAULT_MAX_PIXELS = 200_000_000  # refuse to decode images beyond this (decompression bombs)
+_GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+
+
+class ImageReadError(Exception):
+    """A file that is not a readable image; the message says why."""
+
+
+@dataclass
+class Photo:
+    """A decoded photo: (H, W, 3) uint8 RGB, its alpha (H, W) uint8 or None, and whether its file was grayscale."""
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+    grayscale_mode: bool
+    format: str | None
+
+
+def find_images(root: Path, exclude: Path | None = None) -> list[Path]:
+    """All images under `root` (recursive, any letter case), sorted; nothing under `exclude` is listed."""
+    exclude = exclude.resolve() if exclude is not None else None
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        if exclude is not None and Path(dirpath).resolve() == exclude:
+            dirnames[:] = []
+            continue
+        dirnames.sort()
+        found += [Path(dirpath) / f for f in filenames if f.lower().endswith(IMAGE_EXTENSIONS)]
+    return sorted(found)
+
+
+def open_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, longest_side: int | None = None) -> Image.Image:
+    """Open and fully decode `path`, upright (EXIF orientation applied).
+
+    With `longest_side`, a JPEG is decoded at a reduced scale (1/2, 1/4, 1/8) that still leaves at least that many
+    pixels on its longer side, so downscaling does not pay for pixels it throws away.
+    """
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise ImageReadError("empty file (0 bytes)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(path)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+            raise ImageReadError(f"too large to decode safely ({err})") from None
+        except Exception as err:  # PIL raises several types for files it cannot identify
+            raise ImageReadError(f"not a readable image ({type(err).__name__}: {err})") from None
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageReadError(f"too large to decode safely: {width}x{height} exceeds {max_pixels:,} pixels")
+    if longest_side is not None and image.format == "JPEG" and max(width, height) > longest_side:
+        scale = longest_side / max(width, height)
+        image.draft(None, (math.ceil(width * scale), math.ceil(height * scale)))
+    try:
+        image.load()
+        return ImageOps.exif_transpose(image)
+    except Exception as err:
+        raise ImageReadError(f"corrupt or truncated image ({type(err).__name__}: {err})") from None
+
+
+def to_photo(image: Image.Image) -> Photo:
+    """Any PIL mode -> 8-bit RGB (+ alpha). Palette, LA/RGBA, CMYK and 16-bit images are all handled."""
+    mode = image.mode
+    alpha = None
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif mode == "PA":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "RGBa", "La"):
+        alpha = np.asarray(image.getchannel("A"))
+    if image.mode.startswith("I") or image.mode == "F":
+        values = np.asarray(image).astype(np.float64)
+        if values.max(initial=0) > 255:  # 16-bit data
+            values = values / 257.0
+        gray = np.clip(np.rint(values), 0, 255).astype(np.uint8)
+        rgb = np.repeat(gray[..., None], 3, axis=2)
+    else:
+        rgb = np.asarray(image.convert("RGB"))
+    return Photo(np.ascontiguousarray(rgb), alpha, mode in _GRAY_MODES, image.format)
+
+
+def read_photo(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, longest_side: int | None = None) -> Photo:
+    """`open_image` + `to_photo`, with the file's format kept."""
+    image = open_image(path, max_pixels, longest_side)
+    photo = to_photo(image)
+    photo.format = image.format or Image.registered_extensions().get(Path(path).suffix.lower())
+    return photo
+
+
+def looks_grayscale(rgb: np.ndarray) -> bool:
+    """True when an RGB photo carries no real colour (a gray photo saved as RGB, allowing for JPEG noise)."""
+    step = max(1, max(rgb.shape[:2]) // 256)
+    small = rgb[::step, ::step].astype(np.int16)
+    chroma = np.max(np.abs(small - small[..., [1, 2, 0]]), axis=2)
+    return float(chroma.mean()) < 3.0 and float(np.percentile(chroma, 99)) < 12.0
+
+
+def resize_longer_side(image: Image.Image, size: int) -> Image.Image:
+    """Resize so the longer side is `size` pixels, keeping the aspect ratio (at least 1 pixel each way)."""
+    width, height = image.size
+    scale = size / max(width, height)
+    new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return image if new_size == image.size else image.resize(new_size, Image.LANCZOS, reducing_gap=3.0)
+
+
+def resize_shorter_side(image: Image.Image, size: int) -> Image.Image:
+    """Resize so the shorter side is `size` pixels, keeping the aspect ratio."""
+    width, height = image.size
+    scale = size / min(width, height)
+    new_size = (max(size, round(width * scale)), max(size, round(height * scale)))
+    return image if new_size == image.size else image.resize(new_size, Image.LANCZOS, reducing_gap=3.0)
+
+
+def atomic_save(image: Image.Image, path: Path, format: str, **params) -> None:
+    """Write `image` to `path` through a temporary file in the same folder, so a crash never leaves half a file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        image.save(tmp, format=format, **params)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

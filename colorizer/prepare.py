@@ -1,0 +1,239 @@
+"""`colorizer prepare SRC OUT`: split a folder of photos into train/validation and resize them to padded squares.
+
+    colorizer prepare ~/photos data/ --size 2000 --quality 90 --workers 8
+
+Each photo becomes an 8-bit RGB square of `--size` pixels: the longer side resized to `--size`, the rest padded with
+zeros (the padding box is recorded so later stages can leave it out). Work is spread over a process pool; the parent
+alone writes `OUT/manifest.json`, which records the split and, per file, its source, content hash, original size,
+scale and padding box. Re-running on the same OUT only adds what is new. Nothing under SRC is ever written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from colorizer.images import (
+    DEFAULT_MAX_PIXELS,
+    ImageReadError,
+    find_images,
+    looks_grayscale,
+    open_image,
+    to_photo,
+)
+from colorizer.parallel import parallel_map
+
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+IMAGE_DIR = "images"
+
+
+class PrepareError(Exception):
+    """A problem with the command's arguments (as opposed to one bad photo)."""
+
+
+@dataclass(frozen=True)
+class PrepareSettings:
+    size: int = 2000  # output squares are size x size pixels
+    quality: int | None = None  # None: lossless PNG; else JPEG at this quality
+    max_pixels: int = DEFAULT_MAX_PIXELS  # larger images are refused as unsafe to decode
+
+
+def file_sha256(path: str) -> tuple[str, str | None, str | None]:
+    """(path, hex digest, error) — a pool worker; read errors are returned, not raised."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as err:
+        return path, None, f"cannot read ({err.strerror or err})"
+    return path, digest.hexdigest(), None
+
+
+def output_name(relative_source: str, sha: str, settings: PrepareSettings) -> str:
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(relative_source).stem)[:40].strip("_") or "image"
+    return f"{stem}-{sha[:12]}.{'png' if settings.quality is None else 'jpg'}"
+
+
+def prepare_one(task: tuple[str, str, str, str, PrepareSettings]) -> dict:
+    """Pool worker: decode one photo, resize it into a zero-padded square and write it atomically.
+
+    Returns a manifest record ({"status": "ok", ...}) or {"status": "gray" | "error", "reason": ...}.
+    """
+    source, relative, sha, out_path, settings = task
+    try:
+        image = open_image(Path(source), settings.max_pixels, longest_side=settings.size)
+        original_size = _original_size(Path(source))
+        photo = to_photo(image)
+    except ImageReadError as err:
+        return {"status": "error", "source": relative, "reason": str(err)}
+    if photo.grayscale_mode or looks_grayscale(photo.rgb):
+        return {
+            "status": "gray",
+            "source": relative,
+            "sha256": sha,
+            "reason": "grayscale: no colour to learn",
+        }
+    rgb = photo.rgb if photo.alpha is None else (photo.rgb * (photo.alpha[..., None] / 255.0)).astype(np.uint8)
+    height, width = rgb.shape[:2]
+    scale = settings.size / max(width, height)
+    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+    resized = Image.fromarray(rgb).resize((new_w, new_h), Image.LANCZOS, reducing_gap=3.0)
+    left, top = (settings.size - new_w) // 2, (settings.size - new_h) // 2
+    square = Image.new("RGB", (settings.size, settings.size))
+    square.paste(resized, (left, top))
+    _atomic_write(square, Path(out_path), settings)
+    return {
+        "status": "ok",
+        "source": relative,
+        "sha256": sha,
+        "file": f"{IMAGE_DIR}/{Path(out_path).name}",
+        "original_size": list(original_size),
+        "scale": settings.size / max(original_size),
+        "box": [left, top, left + new_w, top + new_h],  # content inside the padding: left, top, right, bottom
+    }
+
+
+def _original_size(path: Path) -> tuple[int, int]:
+    """The upright size of the file at full resolution (before any reduced-scale decoding)."""
+    with Image.open(path) as header:
+        width, height = header.size
+        orientation = header.getexif().get(0x0112, 1)
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
+def _atomic_write(image: Image.Image, path: Path, settings: PrepareSettings) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        if settings.quality is None:
+            image.save(tmp, format="PNG", compress_level=3)
+        else:
+            image.save(tmp, format="JPEG", quality=settings.quality)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load_manifest(out: Path) -> dict | None:
+    path = Path(out) / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise PrepareError(f"{path} is unreadable ({err}); remove it or use another OUT") from None
+    if manifest.get("version") != MANIFEST_VERSION:
+        raise PrepareError(f"{path} has manifest version {manifest.get('version')}, expected {MANIFEST_VERSION}")
+    return manifest
+
+
+def write_manifest(out: Path, manifest: dict) -> None:
+    path = Path(out) / MANIFEST
+    tmp = path.with_name(f".{MANIFEST}.tmp")
+    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def assign_splits(new: list[str], existing_val: int, total: int, val_fraction: float, seed: int) -> set[str]:
+    """Choose which of the `new` files go to validation so the whole set stays near `val_fraction`.
+
+    Deterministic for the same inputs and seed; files already assigned never move.
+    """
+    order = sorted(new)
+    random.Random(seed).shuffle(order)
+    wanted = round(val_fraction * total)
+    if val_fraction > 0 and total >= 2:
+        wanted = max(wanted, 1)
+    return set(order[: min(len(order), max(0, wanted - existing_val))])
+
+
+def _check_paths(src: Path, out: Path) -> None:
+    if not src.exists():
+        raise PrepareError(f"source folder {src} does not exist")
+    if not src.is_dir():
+        raise PrepareError(f"source {src} is not a folder")
+    if src.resolve() == out.resolve():
+        raise PrepareError(f"OUT must differ from SRC ({src}): prepare never writes into the source folder")
+
+
+def run_prepare(
+    src: Path,
+    out: Path,
+    settings: PrepareSettings,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    workers: int | None = None,
+    progress: bool = True,
+) -> dict:
+    """Prepare SRC into OUT. Returns a summary: counts plus the lists of failed and grayscale files."""
+    src, out = Path(src), Path(out)
+    _check_paths(src, out)
+    if not 0 <= val_fraction < 1:
+        raise PrepareError(f"--val-fraction must be in [0, 1), got {val_fraction}")
+    sources = find_images(src, exclude=out)
+    if not sources:
+        raise PrepareError(f"no images (JPEG, PNG, WebP, BMP, TIFF) found under {src}")
+    manifest = load_manifest(out) or {
+        "version": MANIFEST_VERSION,
+        "settings": None,
+        "files": [],
+        "excluded": [],
+    }
+    wanted_settings = {"size": settings.size, "quality": settings.quality}
+    if manifest["settings"] not in (None, wanted_settings):
+        raise PrepareError(
+            f"{out} was prepared with {manifest['settings']}, not {wanted_settings}; use the same settings or a new OUT"
+        )
+    manifest["settings"] = wanted_settings
+    (out / IMAGE_DIR).mkdir(parents=True, exist_ok=True)
+    workers = max(1, workers or os.cpu_count() or 1)
+
+    relative = {str(p): p.relative_to(src).as_posix() for p in sources}
+    failed: list[dict] = []
+    hashes = parallel_map(file_sha256, [str(p) for p in sources], workers, "hashing", progress)
+    known = {r["sha256"] for r in manifest["files"] if (out / r["file"]).exists()}
+    known |= {r["sha256"] for r in manifest["excluded"]}
+    manifest["files"] = [r for r in manifest["files"] if r["sha256"] in known]
+    tasks, seen = [], set(known)
+    for path, sha, error in sorted(hashes, key=lambda h: h[0]):
+        if error:
+            failed.append({"source": relative[path], "reason": error})
+        elif sha not in seen:
+            seen.add(sha)
+            out_path = out / IMAGE_DIR / output_name(relative[path], sha, settings)
+            tasks.append((path, relative[path], sha, str(out_path), settings))
+
+    results = parallel_map(prepare_one, tasks, workers, "preparing", progress)
+    results.sort(key=lambda r: r["source"])
+    failed += [{"source": r["source"], "reason": r["reason"]} for r in results if r["status"] == "error"]
+    gray = [r for r in results if r["status"] == "gray"]
+    new = [r for r in results if r["status"] == "ok"]
+    existing_val = sum(r["split"] == "val" for r in manifest["files"])
+    val = assign_splits([r["sha256"] for r in new], existing_val, len(manifest["files"]) + len(new), val_fraction, seed)
+    for record in new:
+        del record["status"]
+        record["split"] = "val" if record["sha256"] in val else "train"
+    manifest["files"] = sorted(manifest["files"] + new, key=lambda r: r["file"])
+    manifest["excluded"] = sorted(
+        manifest["excluded"] + [{"source": r["source"], "sha256": r["sha256"], "reason": r["reason"]} for r in gray],
+        key=lambda r: r["sha256"],
+    )
+    write_manifest(out, manifest)
+    return {
+        "found": len(sources),
+        "prepared": len(new),
+        "skipped": len(sources) - len(tasks) - sum(1 for _, _, e in hashes if e),
+        "train": sum(r["split"] == "train" for r in manifest["files"]),
+        "val": sum(r["split"] == "val" for r in manifest["files"]),
+        "gray": [r["source"] for r in gray],
+        "failed": sorted(failed, key=lambda f: f["source"]),
+    }

@@ -1,0 +1,69 @@
+"""The colour core against scikit-image, and the network scaling as a round trip."""
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+from skimage import color as skcolor
+
+from colorizer import color
+
+
+def _random_and_corner_colours() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    corners = np.array(list(itertools.product([0.0, 1.0], repeat=3)))
+    grays = np.linspace(0, 1, 11)[:, None].repeat(3, axis=1)
+    return np.concatenate([rng.random((2000, 3)), corners, grays])  # (N, 3) in [0, 1]
+
+
+def _as_image(colours: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(colours.T[None, :, :, None]).float()  # (1, 3, N, 1)
+
+
+def test_rgb_to_lab_matches_skimage():
+    colours = _random_and_corner_colours()
+    ours = color.rgb_to_lab(_as_image(colours))[0, :, :, 0].T.numpy()
+    reference = skcolor.rgb2lab(colours[:, None, :])[:, 0, :]
+    assert np.abs(ours - reference).max() < 0.05
+
+
+def test_lab_to_rgb_matches_skimage():
+    colours = _random_and_corner_colours()
+    lab = skcolor.rgb2lab(colours[:, None, :])[:, 0, :]
+    ours = color.lab_to_rgb(torch.from_numpy(lab.T[None, :, :, None]).float())[0, :, :, 0].T.numpy()
+    reference = skcolor.lab2rgb(lab[:, None, :])[:, 0, :]
+    assert np.abs(ours - reference).max() < 0.05 / 100  # in [0, 1]: far tighter than one 8-bit step
+
+
+def test_round_trip_rgb_lab_rgb_within_one_level():
+    colours = _random_and_corner_colours()
+    back = color.lab_to_rgb(color.rgb_to_lab(_as_image(colours)))[0, :, :, 0].T.numpy()
+    assert np.abs(back - colours).max() < 1 / 255
+
+
+def test_lightness_only_matches_full_conversion():
+    rgb = torch.rand(2, 3, 8, 9)
+    assert torch.allclose(color.rgb_to_lightness(rgb), color.rgb_to_lab(rgb)[:, :1], atol=1e-4)
+
+
+def test_batched_and_extra_dims():
+    rgb = torch.rand(4, 3, 5, 6)
+    lab = color.rgb_to_lab(rgb)
+    assert lab.shape == rgb.shape and lab.dtype == torch.float32
+    assert torch.allclose(lab[2], color.rgb_to_lab(rgb[2:3])[0])
+
+
+def test_network_scaling_round_trip():
+    rgb = torch.randint(0, 256, (3, 3, 16, 16), dtype=torch.uint8)
+    l_norm, ab_norm = color.uint8_to_network(rgb)
+    assert l_norm.shape == (3, 1, 16, 16) and ab_norm.shape == (3, 2, 16, 16)
+    assert l_norm.min() >= -1 and l_norm.max() <= 1 and ab_norm.abs().max() <= 1
+    back = (color.network_to_rgb(l_norm, ab_norm) * 255).round()
+    assert (back - rgb.float()).abs().max() <= 1
+
+
+@pytest.mark.parametrize("x", [torch.tensor([0.0, 50.0, 100.0])])
+def test_scaling_inverses(x):
+    assert torch.allclose(color.denormalize_l(color.normalize_l(x)), x)
+    assert torch.allclose(color.denormalize_ab(color.normalize_ab(x - 50)), x - 50)
