@@ -1,0 +1,68 @@
+"""Checkpoints: versioned dicts of state dicts, written atomically, loaded without executing code.
+
+A checkpoint holds the model's weights (from the unwrapped, uncompiled module), the model's own config (enough to
+rebuild it), the resolved training config and, for resuming, optimizer, scaler, epoch, step and RNG state.
+Loading uses `torch.load(weights_only=True)`: a checkpoint file can never run code.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from colorizer import __version__
+from colorizer.model import ColorizationNet, build_model
+
+FORMAT = "colorizer-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(Exception):
+    """A checkpoint that is missing, unreadable or not one of ours; the message names the file."""
+
+
+def save_checkpoint(path: Path, payload: dict) -> None:
+    """Write `payload` (plus format, version and project version) to `path` via a temp file and `os.replace`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save({"format": FORMAT, "version": VERSION, "colorizer_version": __version__, **payload}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:
+        raise CheckpointError(f"{path} is not a readable checkpoint (corrupt or truncated?): {err}") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a colorizer checkpoint")
+    if payload.get("version", 0) > VERSION:
+        raise CheckpointError(f"{path} has checkpoint version {payload['version']}; this colorizer reads {VERSION}")
+    return payload
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The plain module under DistributedDataParallel and/or torch.compile wrappers."""
+    model = getattr(model, "_orig_mod", model)
+    return getattr(model, "module", model)
+
+
+def model_from_checkpoint(payload: dict) -> ColorizationNet:
+    """Rebuild the network a checkpoint describes and load its weights (as float32, in eval mode)."""
+    model = build_model(**payload["model_config"], pretrained="none")
+    state = {k: v.float() if v.is_floating_point() else v for k, v in payload["model"].items()}
+    model.load_state_dict(state)
+    return model.eval()

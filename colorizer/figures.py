@@ -1,0 +1,67 @@
+"""Figures: original | grayscale | colourised comparison grids, and the training loss curve."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from colorizer.images import atomic_save
+
+COMPARISON_LABELS = ("original", "grayscale", "colourised")
+
+
+def comparison_grid(
+    rows: Sequence[Sequence[np.ndarray]], labels: Sequence[str] = COMPARISON_LABELS, height: int = 256
+) -> Image.Image:
+    """One row per photo, one column per version ((H, W, 3) uint8 each), scaled to `height`, labelled on top."""
+    gap, header = 6, 22
+    scaled = [
+        [Image.fromarray(p).resize((max(1, round(p.shape[1] * height / p.shape[0])), height)) for p in r] for r in rows
+    ]
+    column_widths = [max(row[c].width for row in scaled) for c in range(len(labels))]
+    width = sum(column_widths) + gap * (len(labels) + 1)
+    canvas = Image.new("RGB", (width, header + len(rows) * (height + gap)), "white")
+    draw = ImageDraw.Draw(canvas)
+    x = gap
+    for c, label in enumerate(labels):
+        draw.text((x + 2, 5), label, fill="black")
+        for r, row in enumerate(scaled):
+            canvas.paste(row[c], (x, header + r * (height + gap)))
+        x += column_widths[c] + gap
+    return canvas
+
+
+def save_comparison(
+    rows: Sequence[Sequence[np.ndarray]], path: Path, labels: Sequence[str] = COMPARISON_LABELS
+) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_save(comparison_grid(rows, labels), path, "PNG")
+
+
+def plot_loss(history: list[dict], path: Path) -> None:
+    """Training and validation loss per epoch (paper Fig. 5), written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    ax.plot(epochs, [h["train_loss"] for h in history], "o-", label="training")
+    ax.plot(epochs, [h["val_loss"] for h in history], "s-", label="validation")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_title("colorizer training loss")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fig.savefig(tmp, format="png")
+    plt.close(fig)
+    os.replace(tmp, path)

@@ -1,0 +1,379 @@
+"""`colorizer train DATA --out RUN`: train the colorization network, on one CPU or many GPUs.
+
+    colorizer train data/ --out runs/224 --size 224 --epochs 16                 # the paper's first stage
+    colorizer train data/ --out runs/608 --size 608 --init-from runs/224/best.pt  # its second stage
+    torchrun --nproc_per_node=4 -m colorizer train data/ --out runs/ddp          # DistributedDataParallel
+
+A plain loop: `train_one_epoch`, `validate`, then log, plot, samples and checkpoints (`last.pt`, `best.pt`) every
+epoch. Batches arrive as uint8 RGB and are converted to LAB on the training device. DDP switches on when torchrun
+sets RANK; only rank 0 writes files. Ctrl-C saves a checkpoint mid-epoch; `--resume` continues exactly there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import itertools
+import json
+import math
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler, Sampler, Subset
+from tqdm import tqdm
+
+from colorizer.checkpoint import load_checkpoint, save_checkpoint, unwrap
+from colorizer.color import network_to_rgb, uint8_to_network
+from colorizer.config import RESUME_MUST_MATCH, TrainConfig
+from colorizer.data import ColorizationDataset, open_cache
+from colorizer.figures import plot_loss, save_comparison
+from colorizer.model import build_model
+
+
+class TrainError(Exception):
+    """The run cannot start or has to stop; the message says why and what to do."""
+
+
+@dataclass
+class Context:
+    """Where and how this process trains: set once, read everywhere."""
+
+    rank: int
+    world_size: int
+    device: torch.device
+    autocast_dtype: torch.dtype | None
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def autocast(self):
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+
+def choose_device(spec: str, local_rank: int = 0) -> torch.device:
+    if spec != "auto":
+        return torch.device(spec)
+    if torch.cuda.is_available():
+        return torch.device("cuda", local_rank)
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def choose_precision(spec: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype (None = plain fp32). auto: bf16 on a CUDA device that supports it."""
+    if spec == "auto":
+        return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[spec]
+
+
+def setup(cfg: TrainConfig) -> Context:
+    """Start DistributedDataParallel when torchrun set RANK, pick the device and precision."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    device = choose_device(cfg.device, local_rank)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    if world_size > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Context(rank, world_size, device, choose_precision(cfg.precision, device))
+
+
+class SkipSampler(Sampler):
+    """Yields its sampler's indices after skipping the first `skip` (to resume mid-epoch on the same order)."""
+
+    def __init__(self, sampler: DistributedSampler):
+        self.sampler, self.skip = sampler, 0
+
+    def __iter__(self):
+        return itertools.islice(iter(self.sampler), self.skip, None)
+
+    def __len__(self) -> int:
+        return len(self.sampler) - self.skip
+
+
+class StopFlag:
+    """Set by SIGINT/SIGTERM; the loop checks it after each step, saves and leaves."""
+
+    def __init__(self):
+        self.raised = False
+
+    def __call__(self, signum, frame):
+        if self.raised:  # a second Ctrl-C: stop at once
+            raise KeyboardInterrupt
+        self.raised = True
+
+    def agreed(self, ctx: Context) -> bool:
+        if ctx.world_size == 1:
+            return self.raised
+        flag = torch.tensor([float(self.raised)], device=ctx.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
+
+
+def compute_loss(model: torch.nn.Module, rgb: torch.Tensor, ctx: Context, channels_last: bool) -> torch.Tensor:
+    """MSE between predicted and true ab for a (B, 3, H, W) uint8 batch already on the device."""
+    with torch.no_grad():
+        l_norm, ab_norm = uint8_to_network(rgb)  # (B, 1, H, W), (B, 2, H, W)
+    if channels_last:
+        l_norm = l_norm.contiguous(memory_format=torch.channels_last)
+    with ctx.autocast():
+        prediction = model(l_norm)
+    return F.mse_loss(prediction.float(), ab_norm)
+
+
+@dataclass
+class EpochState:
+    """Running totals of one training epoch; saved in a mid-epoch checkpoint so a resume continues them."""
+
+    step: int = 0
+    loss_sum: float = 0.0
+    images: int = 0
+    seconds: float = 0.0
+
+
+def train_one_epoch(model, loader, optimizer, scaler, ctx, cfg, epoch, state, stop) -> bool:
+    """Train until the epoch ends (True) or a stop was asked for (False). Updates `state` in place."""
+    model.train()
+    limit = min(cfg.max_steps or math.inf, state.step + len(loader))
+    bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", initial=state.step, total=limit, unit="batch",
+               disable=not (cfg.progress and ctx.is_main), file=sys.stderr, leave=False)  # fmt: skip
+    for rgb in bar:
+        if state.step >= limit:
+            break
+        started = time.perf_counter()
+        rgb = rgb.to(ctx.device, non_blocking=True)
+        loss = compute_loss(model, rgb, ctx, cfg.channels_last)
+        if not torch.isfinite(loss):
+            raise TrainError(
+                f"the loss became {loss.item()} at epoch {epoch + 1}, step {state.step + 1}; stopping. The last good "
+                "checkpoint is kept (last.pt). Try a lower --lr or --precision fp32, then --resume."
+            )
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        state.step += 1
+        state.loss_sum += loss.item() * len(rgb)
+        state.images += len(rgb)
+        state.seconds += time.perf_counter() - started
+        bar.set_postfix(loss=f"{state.loss_sum / state.images:.5f}", img_s=f"{state.images / state.seconds:.1f}")
+        if stop.agreed(ctx):
+            return False
+    return True
+
+
+@torch.no_grad()
+def validate(model, loader, ctx, cfg) -> float:
+    """Mean validation loss over all processes' shares of the validation split."""
+    model.eval()
+    totals = torch.zeros(2, dtype=torch.float64, device=ctx.device)
+    for rgb in loader:
+        rgb = rgb.to(ctx.device, non_blocking=True)
+        totals += torch.tensor([compute_loss(model, rgb, ctx, cfg.channels_last).item() * len(rgb), len(rgb)],
+                               dtype=torch.float64, device=ctx.device)  # fmt: skip
+    if ctx.world_size > 1:
+        dist.all_reduce(totals)
+    return (totals[0] / totals[1].clamp(min=1)).item()
+
+
+@torch.no_grad()
+def sample_rows(model, samples: torch.Tensor, ctx: Context) -> list[list[np.ndarray]]:
+    """original | grayscale | colourised for the fixed validation samples ((N, 3, H, W) uint8)."""
+    model.eval()
+    l_norm, ab_norm = uint8_to_network(samples.to(ctx.device))
+    with ctx.autocast():
+        prediction = model(l_norm).float()
+    gray = network_to_rgb(l_norm, torch.zeros_like(ab_norm))
+    coloured = network_to_rgb(l_norm, prediction)
+    to_uint8 = lambda t: (t.permute(1, 2, 0) * 255).round().byte().cpu().numpy()  # noqa: E731
+    return [
+        [s.permute(1, 2, 0).numpy(), to_uint8(g), to_uint8(c)] for s, g, c in zip(samples, gray, coloured, strict=True)
+    ]
+
+
+def _weights_fingerprint(model: torch.nn.Module) -> float:
+    return float(sum(p.detach().double().abs().sum() for p in model.parameters()))
+
+
+def rank_fingerprints(model, ctx: Context) -> list[float]:
+    """Every rank's sum of |weights|: identical on all ranks when DDP kept them in step."""
+    mine = torch.tensor([_weights_fingerprint(model)], dtype=torch.float64, device=ctx.device)
+    if ctx.world_size == 1:
+        return [mine.item()]
+    gathered = [torch.zeros_like(mine) for _ in range(ctx.world_size)]
+    dist.all_gather(gathered, mine)
+    return [g.item() for g in gathered]
+
+
+def _resume_payload(cfg: TrainConfig) -> dict | None:
+    """The checkpoint to resume from, or None for a new run; refuses to mix runs or to overwrite one."""
+    last = Path(cfg.out) / "last.pt"
+    if not cfg.resume:
+        if last.exists():
+            raise TrainError(f"{cfg.out} already holds a run ({last}); pass --resume to continue it, or another --out")
+        return None
+    if not last.exists():
+        raise TrainError(f"--resume: there is no checkpoint to resume from ({last} does not exist)")
+    payload = load_checkpoint(last)
+    saved = payload["config"]
+    different = [f"{k}: {saved.get(k)!r} in the run, {getattr(cfg, k)!r} now" for k in RESUME_MUST_MATCH
+                 if saved.get(k) != getattr(cfg, k)]  # fmt: skip
+    if different:
+        raise TrainError("--resume: the config does not match the run's: " + "; ".join(different))
+    return payload
+
+
+def make_loaders(cfg: TrainConfig, ctx: Context):
+    if ctx.is_main:  # build the caches once, before the other ranks open them
+        for split in ("train", "val"):
+            open_cache(Path(cfg.data), split, cfg.size, progress=cfg.progress)
+    if ctx.world_size > 1:
+        dist.barrier()
+    train_set = ColorizationDataset(cfg.data, "train", cfg.size, output="rgb", seed=cfg.seed, progress=False)
+    val_set = ColorizationDataset(cfg.data, "val", cfg.size, output="rgb", progress=False)
+    sampler = SkipSampler(DistributedSampler(train_set, ctx.world_size, ctx.rank, shuffle=True, seed=cfg.seed))
+    common = dict(num_workers=cfg.workers, pin_memory=ctx.device.type == "cuda", persistent_workers=cfg.workers > 0)
+    train_loader = DataLoader(train_set, cfg.batch_size, sampler=sampler, **common)
+    val_share = Subset(val_set, range(ctx.rank, len(val_set), ctx.world_size))
+    val_loader = DataLoader(val_share, cfg.batch_size, **common)
+    samples = torch.stack([val_set[i] for i in range(min(cfg.samples, len(val_set)))])
+    return train_set, sampler, train_loader, val_loader, samples
+
+
+def _write_config(cfg: TrainConfig, out: Path) -> None:
+    lines = [f"{k} = {json.dumps(v)}" for k, v in dataclasses.asdict(cfg).items()]
+    (out / "config.toml").write_text(
+        "# the resolved config of this run; reuse it with --config\n" + "\n".join(lines) + "\n"
+    )
+
+
+def _read_history(out: Path, before_epoch: int) -> list[dict]:
+    path = out / "log.jsonl"
+    if not path.exists():
+        return []
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in rows if r["epoch"] <= before_epoch]  # epochs are 1-based in the log
+
+
+def build_training_model(cfg: TrainConfig, ctx: Context) -> torch.nn.Module:
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.encoder, cfg.pretrained)
+    if cfg.init_from:
+        try:
+            model.load_state_dict(load_checkpoint(cfg.init_from)["model"])
+        except RuntimeError as err:
+            raise TrainError(
+                f"--init-from {cfg.init_from}: its weights do not fit --encoder {cfg.encoder} ({err})"
+            ) from None
+    model = model.to(ctx.device)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if cfg.sync_bn and ctx.world_size > 1:
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    return model
+
+
+def train(cfg: TrainConfig) -> dict:
+    """Run (or resume) training as `cfg` says. Returns {"epochs_done", "best_val_loss", "interrupted"}."""
+    ctx = setup(cfg)
+    try:
+        return _train(cfg, ctx)
+    finally:
+        if ctx.world_size > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _train(cfg: TrainConfig, ctx: Context) -> dict:
+    out = Path(cfg.out)
+    resume_from = _resume_payload(cfg)
+    model = build_training_model(cfg, ctx)
+    optimizer = (torch.optim.AdamW(model.parameters(), cfg.lr, weight_decay=cfg.weight_decay) if cfg.weight_decay
+                 else torch.optim.Adam(model.parameters(), cfg.lr))  # fmt: skip
+    scaler = torch.amp.GradScaler(ctx.device.type, enabled=ctx.autocast_dtype == torch.float16)
+    start_epoch, state, best = 0, EpochState(), math.inf
+    if resume_from is not None:
+        unwrap(model).load_state_dict(resume_from["model"])
+        optimizer.load_state_dict(resume_from["optimizer"])
+        scaler.load_state_dict(resume_from["scaler"])
+        start_epoch, state, best = (
+            resume_from["epoch"],
+            EpochState(**resume_from["epoch_state"]),
+            resume_from["best_val_loss"],
+        )
+        torch.set_rng_state(resume_from["rng"])
+    train_set, sampler, train_loader, val_loader, samples = make_loaders(cfg, ctx)
+    net = DistributedDataParallel(model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None) \
+        if ctx.world_size > 1 else model  # fmt: skip
+    if cfg.compile:
+        net = torch.compile(net)
+    if ctx.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        _write_config(cfg, out)
+    history = _read_history(out, start_epoch) if ctx.is_main else []
+
+    def save(name: str, epoch: int, epoch_state: EpochState) -> None:
+        save_checkpoint(out / name, {
+            "model": unwrap(model).state_dict(), "model_config": {"encoder": cfg.encoder, "out_channels": 2},
+            "config": dataclasses.asdict(cfg), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
+            "epoch": epoch, "epoch_state": dataclasses.asdict(epoch_state), "best_val_loss": best,
+            "rng": torch.get_rng_state(),
+        })  # fmt: skip
+
+    stop = StopFlag()
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for epoch in range(start_epoch, cfg.epochs):
+            sampler.sampler.set_epoch(epoch)
+            train_set.set_epoch(epoch)
+            sampler.skip = state.step * cfg.batch_size
+            if not train_one_epoch(net, train_loader, optimizer, scaler, ctx, cfg, epoch, state, stop):
+                if ctx.is_main:
+                    save("last.pt", epoch, state)
+                    print(f"interrupted: saved {out / 'last.pt'} (epoch {epoch + 1}, step {state.step}); "
+                          "continue with --resume", file=sys.stderr)  # fmt: skip
+                return {"epochs_done": epoch, "best_val_loss": best, "interrupted": True}
+            val_loss = validate(net, val_loader, ctx, cfg)
+            fingerprints = rank_fingerprints(model, ctx)
+            improved, best = val_loss < best, min(best, val_loss)
+            if ctx.is_main:
+                history.append({
+                    "epoch": epoch + 1, "train_loss": state.loss_sum / max(state.images, 1), "val_loss": val_loss,
+                    "lr": optimizer.param_groups[0]["lr"], "seconds": round(state.seconds, 3),
+                    "images_per_s": round(state.images / max(state.seconds, 1e-9), 2),
+                    "world_size": ctx.world_size, "rank_weight_sums": fingerprints,
+                })  # fmt: skip
+                _write_history(out, history)
+                plot_loss(history, out / "loss.png")
+                save_comparison(sample_rows(model, samples, ctx), out / "samples" / f"epoch_{epoch + 1:03d}.png")
+                save("last.pt", epoch + 1, EpochState())
+                if improved:
+                    save("best.pt", epoch + 1, EpochState())
+                row = history[-1]
+                print(f"epoch {epoch + 1}/{cfg.epochs}: train {row['train_loss']:.5f}, val {val_loss:.5f}"
+                      f"{' (best)' if improved else ''}, {row['images_per_s']} img/s", file=sys.stderr)  # fmt: skip
+            state = EpochState()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return {"epochs_done": cfg.epochs, "best_val_loss": best, "interrupted": False}
+
+
+def _write_history(out: Path, history: list[dict]) -> None:
+    tmp = out / ".log.jsonl.tmp"
+    tmp.write_text("".join(json.dumps(row) + "\n" for row in history))
+    os.replace(tmp, out / "log.jsonl")

@@ -1,0 +1,161 @@
+"""`colorizer train` end to end on tiny generated data: outputs, learning, exact resume, SIGKILL, DDP, errors."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from colorizer.checkpoint import CheckpointError, load_checkpoint
+from colorizer.cli import main
+from colorizer.config import TrainConfig
+from colorizer.train import TrainError, train
+
+FAST = ["--size", "32", "--batch-size", "4", "--workers", "0", "--no-progress", "--samples", "2"]
+
+
+def _config(prepared: Path, out: Path, **overrides) -> TrainConfig:
+    base = dict(data=str(prepared), out=str(out), size=32, batch_size=4, workers=0, progress=False, samples=2)
+    return TrainConfig(**{**base, **overrides})
+
+
+def _weights(run: Path) -> dict:
+    return load_checkpoint(run / "last.pt")["model"]
+
+
+def test_two_epoch_run_writes_everything(prepared, tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", str(prepared), "--out", str(run), "--epochs", "2", *FAST]) == 0
+    for name in (
+        "last.pt",
+        "best.pt",
+        "log.jsonl",
+        "loss.png",
+        "config.toml",
+        "samples/epoch_001.png",
+        "samples/epoch_002.png",
+    ):
+        assert (run / name).is_file(), name
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [row["epoch"] for row in log] == [1, 2]
+    assert all(row["val_loss"] > 0 and row["images_per_s"] > 0 for row in log)
+    checkpoint = load_checkpoint(run / "last.pt")
+    assert checkpoint["epoch"] == 2 and checkpoint["config"]["size"] == 32
+    assert checkpoint["model_config"] == {"encoder": "resnet18", "out_channels": 2}
+    assert "size = 32" in (run / "config.toml").read_text()
+
+
+def test_config_file_sets_defaults_and_flags_override(prepared, tmp_path):
+    config = tmp_path / "recipe.toml"
+    config.write_text(f'data = "{prepared}"\nepochs = 1\nsize = 48\nbatch-size = 4\nworkers = 0\nprogress = false\n')
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(config), "--out", str(run), "--size", "32"]) == 0
+    saved = load_checkpoint(run / "last.pt")["config"]
+    assert saved["size"] == 32 and saved["epochs"] == 1 and saved["data"] == str(prepared)
+
+
+def test_loss_goes_down_on_a_set_it_can_memorise(prepared, tmp_path):
+    run = tmp_path / "run"
+    train(_config(prepared, run, epochs=12, lr=3e-3))
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["train_loss"] < 0.5 * log[0]["train_loss"]
+
+
+def test_resume_continues_with_identical_results(prepared, tmp_path):
+    train(_config(prepared, tmp_path / "whole", epochs=3))
+    train(_config(prepared, tmp_path / "split", epochs=1))
+    assert load_checkpoint(tmp_path / "split" / "last.pt")["epoch"] == 1
+    train(_config(prepared, tmp_path / "split", epochs=3, resume=True))
+    whole, split = _weights(tmp_path / "whole"), _weights(tmp_path / "split")
+    assert all(torch.equal(whole[k], split[k]) for k in whole)
+    epochs = [json.loads(line)["epoch"] for line in (tmp_path / "split" / "log.jsonl").read_text().splitlines()]
+    assert epochs == [1, 2, 3]
+
+
+def _start(prepared: Path, run: Path, *extra: str) -> subprocess.Popen:
+    args = [sys.executable, "-m", "colorizer", "train", str(prepared), "--out", str(run), *FAST, "--size", "64", *extra]
+    return subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    )
+
+
+def _wait_for(predicate, process: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert process.poll() is None, process.stdout.read().decode()
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_sigkill_mid_epoch_resumes_from_last_checkpoint(prepared, tmp_path):
+    run = tmp_path / "run"
+    process = _start(prepared, run, "--epochs", "40", "--batch-size", "1")
+    _wait_for(lambda: (run / "last.pt").exists(), process)
+    time.sleep(0.3)
+    process.kill()
+    process.wait()
+    done = load_checkpoint(run / "last.pt")["epoch"]
+    assert 1 <= done < 40
+    assert main(["train", str(prepared), "--out", str(run), "--resume", *FAST, "--size", "64",
+                 "--batch-size", "1", "--epochs", str(done + 1)]) == 0  # fmt: skip
+    epochs = [json.loads(line)["epoch"] for line in (run / "log.jsonl").read_text().splitlines()]
+    assert epochs == list(range(1, done + 2))
+
+
+def test_ctrl_c_saves_mid_epoch_and_resume_matches_uninterrupted(prepared, tmp_path):
+    train(_config(prepared, tmp_path / "whole", size=64, batch_size=1, epochs=2))
+    run = tmp_path / "run"
+    process = _start(prepared, run, "--epochs", "2", "--batch-size", "1")
+    _wait_for(lambda: (run / "last.pt").exists(), process)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 130
+    saved = load_checkpoint(run / "last.pt")
+    assert saved["epoch"] == 1 and saved["epoch_state"]["step"] > 0  # saved inside the second epoch
+    train(_config(prepared, run, size=64, batch_size=1, epochs=2, resume=True))
+    whole, resumed = _weights(tmp_path / "whole"), _weights(run)
+    assert all(torch.equal(whole[k], resumed[k]) for k in whole)
+
+
+def test_two_process_gloo_run_keeps_ranks_in_step(prepared, tmp_path):
+    run = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m",
+               "colorizer", "train", str(prepared), "--out", str(run), "--epochs", "2", *FAST]  # fmt: skip
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=240, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    )
+    assert result.returncode == 0, result.stderr
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert all(row["world_size"] == 2 for row in log)
+    for row in log:
+        first, second = row["rank_weight_sums"]
+        assert first == second, "DDP ranks diverged"
+    assert set(load_checkpoint(run / "last.pt")["model"]) == set(_weights_of_single_run(prepared, tmp_path))
+
+
+def _weights_of_single_run(prepared: Path, tmp_path: Path) -> dict:
+    train(_config(prepared, tmp_path / "single", epochs=1, max_steps=1))
+    return _weights(tmp_path / "single")
+
+
+def test_errors_are_clear(prepared, tmp_path, capsys):
+    run = tmp_path / "run"
+    with pytest.raises(TrainError, match="no checkpoint to resume from"):
+        train(_config(prepared, run, resume=True))
+    train(_config(prepared, run, epochs=1, max_steps=1))
+    with pytest.raises(TrainError, match="already holds a run"):
+        train(_config(prepared, run, epochs=1))
+    with pytest.raises(TrainError, match="size: 32 in the run, 48 now"):
+        train(_config(prepared, run, size=48, resume=True))
+    (run / "last.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        train(_config(prepared, run, resume=True))
+    assert (
+        main(["train", str(prepared), "--out", str(tmp_path / "x"), "--init-from", str(tmp_path / "nope.pt"), *FAST])
+        == 2
+    )
+    assert "does not exist" in capsys.readouterr().err
