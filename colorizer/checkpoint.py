@@ -66,3 +66,21 @@ def model_from_checkpoint(payload: dict) -> ColorizationNet:
     state = {k: v.float() if v.is_floating_point() else v for k, v in payload["model"].items()}
     model.load_state_dict(state)
     return model.eval()
+
+
+def export_model(source: Path, destination: Path, metrics: dict | None = None) -> dict:
+    """Keep what inference needs (weights, model config, training config) plus optional metrics; drop the rest.
+
+    The result is what gets bundled: a few MB, loadable by `Colorizer.load`, never overwriting an existing file.
+    """
+    destination = Path(destination)
+    if destination.exists():
+        raise CheckpointError(f"{destination} exists; remove it first (exports never overwrite)")
+    payload = load_checkpoint(source)
+    exported = {k: payload[k] for k in ("model", "model_config", "config") if k in payload}
+    exported["trained_epochs"] = payload.get("epoch")
+    exported["best_val_loss"] = payload.get("best_val_loss")
+    if metrics is not None:
+        exported["metrics"] = metrics
+    save_checkpoint(destination, exported)
+    return exported

@@ -70,6 +70,74 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 130 if result["interrupted"] else 0
 
 
+def _load_colorizer(args: argparse.Namespace):
+    from colorizer.colorize import Colorizer
+
+    return Colorizer.load(args.model, device=args.device, precision=args.precision)
+
+
+def cmd_colorize(args: argparse.Namespace) -> int:
+    from colorizer.batch import colorize_paths
+    from colorizer.checkpoint import CheckpointError
+    from colorizer.colorize import ModelNotFoundError
+
+    try:
+        colorizer = _load_colorizer(args)
+    except (ModelNotFoundError, CheckpointError) as err:
+        return _error(str(err))
+    summary = colorize_paths(
+        colorizer, args.inputs, args.out, args.size, args.format, args.compare, args.overwrite, args.batch_size
+    )
+    for line in summary.skipped:
+        print(f"  skipped: {line}", file=sys.stderr)
+    print(f"{len(summary.written)} colourised into {args.out}, {len(summary.skipped)} skipped")
+    return _report_failures(summary.failed, len(summary.written) + len(summary.skipped) + len(summary.failed))
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from colorizer.checkpoint import CheckpointError
+    from colorizer.colorize import ModelNotFoundError
+    from colorizer.data import DataError
+    from colorizer.evaluate import evaluate, format_table
+
+    try:
+        result = evaluate(_load_colorizer(args), args.data, args.out, args.size, args.figures)
+    except (ModelNotFoundError, CheckpointError, DataError, ValueError) as err:
+        return _error(str(err))
+    for line in result["protocol"]["left_out"]:
+        print(f"  left out: {line}", file=sys.stderr)
+    print(f"{result['protocol']['images']} images at {args.size} px (longer side):")
+    print(format_table(result["mean"]))
+    print(f"metrics.json, metrics.csv and comparison figures in {args.out}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import json
+
+    from colorizer.checkpoint import CheckpointError, export_model
+
+    try:
+        metrics = json.loads(args.metrics.read_text()) if args.metrics else None
+        export_model(args.checkpoint, args.output, metrics)
+    except (CheckpointError, OSError, ValueError) as err:
+        return _error(str(err))
+    print(f"exported {args.checkpoint} -> {args.output} ({args.output.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def _add_model_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", type=Path, default=None, help="checkpoint to use (default: the bundled model)")
+    p.add_argument("--size", type=int, default=512, help="working size of the network, longer side (default: 512)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default: cpu)")
+    p.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16", "fp16"),
+        default="auto",
+        help="auto: bf16 where it runs fast (CUDA, AVX-512-BF16 CPUs), else fp32",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="colorizer",
@@ -110,6 +178,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, help="TOML file of settings; flags given here override it")
     add_dataclass_arguments(p, TrainConfig, skip=("data",))
     p.set_defaults(run=cmd_train)
+
+    from colorizer.batch import FORMATS
+
+    p = commands.add_parser(
+        "colorize",
+        aliases=["colourise", "colorise"],
+        help="colourise photos at their full resolution",
+        description="Colourise files, folders (recursive) and globs. Colour photos are turned gray first. Each "
+        "output has its input's pixel size, orientation and lightness; folders are mirrored under --out. "
+        "Existing outputs are never replaced without --overwrite.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="photo files, folders or glob patterns")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    _add_model_arguments(p)
+    p.add_argument("--format", choices=sorted(FORMATS), help="output format (default: the input's)")
+    p.add_argument("--compare", action="store_true", help="also write NAME_compare.png: original | gray | colour")
+    p.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
+    p.add_argument("--batch-size", type=int, default=4, help="photos per network batch (default: 4)")
+    p.set_defaults(run=cmd_colorize)
+
+    p = commands.add_parser(
+        "evaluate",
+        help="PSNR, SSIM, CIEDE2000, colourfulness and AuC of a model vs the gray baseline",
+        description="Score a model on DATA: a prepared folder (its validation split, padding excluded) or a folder "
+        "of colour photos. Each photo is resized to --size on its longer side; the gray baseline (ab = 0) is "
+        "scored on the same images. Writes metrics.json, metrics.csv and comparison figures to --out.",
+    )
+    p.add_argument("data", type=Path, metavar="DATA", help="prepared folder or folder of colour photos")
+    p.add_argument("--out", type=Path, required=True, help="output folder for metrics and figures")
+    _add_model_arguments(p)
+    p.add_argument("--figures", type=int, default=8, help="photos shown in comparison figures (default: 8)")
+    p.set_defaults(run=cmd_evaluate)
+
+    p = commands.add_parser(
+        "export",
+        help="strip a training checkpoint down to an inference model (optionally with its metrics)",
+        description="Write CHECKPOINT's weights, model config and training config (no optimizer state) to OUTPUT, "
+        "with the metrics.json of `colorizer evaluate` if given. OUTPUT must not exist.",
+    )
+    p.add_argument("checkpoint", type=Path, metavar="CHECKPOINT", help="best.pt or last.pt of a run")
+    p.add_argument("output", type=Path, metavar="OUTPUT", help="model file to write")
+    p.add_argument("--metrics", type=Path, help="metrics.json from `colorizer evaluate` to store inside")
+    p.set_defaults(run=cmd_export)
 
     return parser
 

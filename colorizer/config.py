@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
 import types
 import typing
@@ -26,6 +27,7 @@ def _field(default, help: str, choices: tuple | None = None):
 
 ENCODERS = ("resnet18", "efficientnet-lite0")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+SCHEDULES = ("constant", "cosine")
 
 
 @dataclass
@@ -39,6 +41,7 @@ class TrainConfig:
     batch_size: int = _field(15, "images per batch, per process (the paper: 15)")
     lr: float = _field(1e-4, "Adam learning rate (the paper: 1e-4)")
     weight_decay: float = _field(0.0, "AdamW weight decay (0: plain Adam as in the paper)")
+    lr_schedule: str = _field("constant", "learning rate over epochs: constant (the paper) or cosine", SCHEDULES)
     encoder: str = _field("resnet18", "encoder architecture", ENCODERS)
     pretrained: str = _field("none", "encoder weights: none, imagenet, or a path to a ResNet-18 state dict")
     init_from: str = _field("", "start from this checkpoint's model weights (e.g. the 224-px stage before 608 px)")
@@ -52,7 +55,16 @@ class TrainConfig:
     sync_bn: bool = _field(False, "SyncBatchNorm across processes under torchrun")
     samples: int = _field(4, "fixed validation images in the per-epoch sample grid")
     max_steps: int = _field(0, "stop each epoch after this many batches (0: the whole epoch; for smoke runs)")
+    max_minutes: float = _field(
+        0.0, "stop after the epoch that passes this many minutes (0: no limit); --resume goes on"
+    )
     progress: bool = _field(True, "show a progress bar")
+
+    def lr_at(self, epoch: int) -> float:
+        """The learning rate of an epoch (0-based): a pure function of the epoch, so resuming restores it exactly."""
+        if self.lr_schedule == "constant":
+            return self.lr
+        return self.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * epoch / self.epochs)))
 
     def __post_init__(self):
         checks = {
@@ -62,6 +74,7 @@ class TrainConfig:
             "lr must be > 0": self.lr > 0,
             f"encoder must be one of {ENCODERS}": self.encoder in ENCODERS,
             f"precision must be one of {PRECISIONS}": self.precision in PRECISIONS,
+            f"lr-schedule must be one of {SCHEDULES}": self.lr_schedule in SCHEDULES,
             "workers must be >= 0": self.workers >= 0,
         }
         failed = [message for message, ok in checks.items() if not ok]
@@ -70,7 +83,7 @@ class TrainConfig:
 
 
 # Fields that describe the model and data, which a resumed run must share with the checkpoint it resumes.
-RESUME_MUST_MATCH = ("size", "batch_size", "encoder", "data")
+RESUME_MUST_MATCH = ("size", "batch_size", "encoder", "data", "lr", "lr_schedule")
 
 
 def _base_type(annotation) -> type:

@@ -51,10 +51,15 @@ class PaperDecoder(nn.Module):
         super().__init__()
         up = lambda: nn.Upsample(scale_factor=2)  # noqa: E731
         self.layers = nn.Sequential(
-            *conv_bn_relu(128, 128), up(),
-            *conv_bn_relu(128, 64), *conv_bn_relu(64, 64), up(),
-            *conv_bn_relu(64, 32), nn.Conv2d(32, out_channels, 3, padding=1), up(),
-        )  # fmt: skip
+            *conv_bn_relu(128, 128),
+            up(),
+            *conv_bn_relu(128, 64),
+            *conv_bn_relu(64, 64),
+            up(),
+            *conv_bn_relu(64, 32),
+            nn.Conv2d(32, out_channels, 3, padding=1),
+            up(),
+        )
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
         return self.layers(features[-1])

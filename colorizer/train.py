@@ -150,8 +150,16 @@ def train_one_epoch(model, loader, optimizer, scaler, ctx, cfg, epoch, state, st
     """Train until the epoch ends (True) or a stop was asked for (False). Updates `state` in place."""
     model.train()
     limit = min(cfg.max_steps or math.inf, state.step + len(loader))
-    bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", initial=state.step, total=limit, unit="batch",
-               disable=not (cfg.progress and ctx.is_main), file=sys.stderr, leave=False)  # fmt: skip
+    bar = tqdm(
+        loader,
+        desc=f"epoch {epoch + 1}/{cfg.epochs}",
+        initial=state.step,
+        total=limit,
+        unit="batch",
+        disable=not (cfg.progress and ctx.is_main),
+        file=sys.stderr,
+        leave=False,
+    )
     for rgb in bar:
         if state.step >= limit:
             break
@@ -184,8 +192,11 @@ def validate(model, loader, ctx, cfg) -> float:
     totals = torch.zeros(2, dtype=torch.float64, device=ctx.device)
     for rgb in loader:
         rgb = rgb.to(ctx.device, non_blocking=True)
-        totals += torch.tensor([compute_loss(model, rgb, ctx, cfg.channels_last).item() * len(rgb), len(rgb)],
-                               dtype=torch.float64, device=ctx.device)  # fmt: skip
+        totals += torch.tensor(
+            [compute_loss(model, rgb, ctx, cfg.channels_last).item() * len(rgb), len(rgb)],
+            dtype=torch.float64,
+            device=ctx.device,
+        )
     if ctx.world_size > 1:
         dist.all_reduce(totals)
     return (totals[0] / totals[1].clamp(min=1)).item()
@@ -231,8 +242,11 @@ def _resume_payload(cfg: TrainConfig) -> dict | None:
         raise TrainError(f"--resume: there is no checkpoint to resume from ({last} does not exist)")
     payload = load_checkpoint(last)
     saved = payload["config"]
-    different = [f"{k}: {saved.get(k)!r} in the run, {getattr(cfg, k)!r} now" for k in RESUME_MUST_MATCH
-                 if saved.get(k) != getattr(cfg, k)]  # fmt: skip
+    different = [
+        f"{k}: {saved.get(k)!r} in the run, {getattr(cfg, k)!r} now"
+        for k in RESUME_MUST_MATCH
+        if saved.get(k) != getattr(cfg, k)
+    ]
     if different:
         raise TrainError("--resume: the config does not match the run's: " + "; ".join(different))
     return payload
@@ -302,8 +316,11 @@ def _train(cfg: TrainConfig, ctx: Context) -> dict:
     out = Path(cfg.out)
     resume_from = _resume_payload(cfg)
     model = build_training_model(cfg, ctx)
-    optimizer = (torch.optim.AdamW(model.parameters(), cfg.lr, weight_decay=cfg.weight_decay) if cfg.weight_decay
-                 else torch.optim.Adam(model.parameters(), cfg.lr))  # fmt: skip
+    optimizer = (
+        torch.optim.AdamW(model.parameters(), cfg.lr, weight_decay=cfg.weight_decay)
+        if cfg.weight_decay
+        else torch.optim.Adam(model.parameters(), cfg.lr)
+    )
     scaler = torch.amp.GradScaler(ctx.device.type, enabled=ctx.autocast_dtype == torch.float16)
     start_epoch, state, best = 0, EpochState(), math.inf
     if resume_from is not None:
@@ -317,8 +334,11 @@ def _train(cfg: TrainConfig, ctx: Context) -> dict:
         )
         torch.set_rng_state(resume_from["rng"])
     train_set, sampler, train_loader, val_loader, samples = make_loaders(cfg, ctx)
-    net = DistributedDataParallel(model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None) \
-        if ctx.world_size > 1 else model  # fmt: skip
+    net = (
+        DistributedDataParallel(model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
+        if ctx.world_size > 1
+        else model
+    )
     if cfg.compile:
         net = torch.compile(net)
     if ctx.is_main:
@@ -327,13 +347,22 @@ def _train(cfg: TrainConfig, ctx: Context) -> dict:
     history = _read_history(out, start_epoch) if ctx.is_main else []
 
     def save(name: str, epoch: int, epoch_state: EpochState) -> None:
-        save_checkpoint(out / name, {
-            "model": unwrap(model).state_dict(), "model_config": {"encoder": cfg.encoder, "out_channels": 2},
-            "config": dataclasses.asdict(cfg), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
-            "epoch": epoch, "epoch_state": dataclasses.asdict(epoch_state), "best_val_loss": best,
-            "rng": torch.get_rng_state(),
-        })  # fmt: skip
+        save_checkpoint(
+            out / name,
+            {
+                "model": unwrap(model).state_dict(),
+                "model_config": {"encoder": cfg.encoder, "out_channels": 2},
+                "config": dataclasses.asdict(cfg),
+                "optimizer": optimizer.state_dict(),
+                "scaler": scaler.state_dict(),
+                "epoch": epoch,
+                "epoch_state": dataclasses.asdict(epoch_state),
+                "best_val_loss": best,
+                "rng": torch.get_rng_state(),
+            },
+        )
 
+    started = time.monotonic()
     stop = StopFlag()
     previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -341,22 +370,33 @@ def _train(cfg: TrainConfig, ctx: Context) -> dict:
             sampler.sampler.set_epoch(epoch)
             train_set.set_epoch(epoch)
             sampler.skip = state.step * cfg.batch_size
+            for group in optimizer.param_groups:
+                group["lr"] = cfg.lr_at(epoch)
             if not train_one_epoch(net, train_loader, optimizer, scaler, ctx, cfg, epoch, state, stop):
                 if ctx.is_main:
                     save("last.pt", epoch, state)
-                    print(f"interrupted: saved {out / 'last.pt'} (epoch {epoch + 1}, step {state.step}); "
-                          "continue with --resume", file=sys.stderr)  # fmt: skip
+                    print(
+                        f"interrupted: saved {out / 'last.pt'} (epoch {epoch + 1}, step {state.step}); "
+                        "continue with --resume",
+                        file=sys.stderr,
+                    )
                 return {"epochs_done": epoch, "best_val_loss": best, "interrupted": True}
             val_loss = validate(net, val_loader, ctx, cfg)
             fingerprints = rank_fingerprints(model, ctx)
             improved, best = val_loss < best, min(best, val_loss)
             if ctx.is_main:
-                history.append({
-                    "epoch": epoch + 1, "train_loss": state.loss_sum / max(state.images, 1), "val_loss": val_loss,
-                    "lr": optimizer.param_groups[0]["lr"], "seconds": round(state.seconds, 3),
-                    "images_per_s": round(state.images / max(state.seconds, 1e-9), 2),
-                    "world_size": ctx.world_size, "rank_weight_sums": fingerprints,
-                })  # fmt: skip
+                history.append(
+                    {
+                        "epoch": epoch + 1,
+                        "train_loss": state.loss_sum / max(state.images, 1),
+                        "val_loss": val_loss,
+                        "lr": optimizer.param_groups[0]["lr"],
+                        "seconds": round(state.seconds, 3),
+                        "images_per_s": round(state.images / max(state.seconds, 1e-9), 2),
+                        "world_size": ctx.world_size,
+                        "rank_weight_sums": fingerprints,
+                    }
+                )
                 _write_history(out, history)
                 plot_loss(history, out / "loss.png")
                 save_comparison(sample_rows(model, samples, ctx), out / "samples" / f"epoch_{epoch + 1:03d}.png")
@@ -364,9 +404,19 @@ def _train(cfg: TrainConfig, ctx: Context) -> dict:
                 if improved:
                     save("best.pt", epoch + 1, EpochState())
                 row = history[-1]
-                print(f"epoch {epoch + 1}/{cfg.epochs}: train {row['train_loss']:.5f}, val {val_loss:.5f}"
-                      f"{' (best)' if improved else ''}, {row['images_per_s']} img/s", file=sys.stderr)  # fmt: skip
+                print(
+                    f"epoch {epoch + 1}/{cfg.epochs}: train {row['train_loss']:.5f}, val {val_loss:.5f}"
+                    f"{' (best)' if improved else ''}, {row['images_per_s']} img/s",
+                    file=sys.stderr,
+                )
             state = EpochState()
+            if cfg.max_minutes and time.monotonic() - started > cfg.max_minutes * 60 and epoch + 1 < cfg.epochs:
+                if ctx.is_main:
+                    print(
+                        f"time limit of {cfg.max_minutes} min reached after epoch {epoch + 1}; continue with --resume",
+                        file=sys.stderr,
+                    )
+                return {"epochs_done": epoch + 1, "best_val_loss": best, "interrupted": False}
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

@@ -101,8 +101,25 @@ def test_sigkill_mid_epoch_resumes_from_last_checkpoint(prepared, tmp_path):
     process.wait()
     done = load_checkpoint(run / "last.pt")["epoch"]
     assert 1 <= done < 40
-    assert main(["train", str(prepared), "--out", str(run), "--resume", *FAST, "--size", "64",
-                 "--batch-size", "1", "--epochs", str(done + 1)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                str(prepared),
+                "--out",
+                str(run),
+                "--resume",
+                *FAST,
+                "--size",
+                "64",
+                "--batch-size",
+                "1",
+                "--epochs",
+                str(done + 1),
+            ]
+        )
+        == 0
+    )
     epochs = [json.loads(line)["epoch"] for line in (run / "log.jsonl").read_text().splitlines()]
     assert epochs == list(range(1, done + 2))
 
@@ -123,8 +140,22 @@ def test_ctrl_c_saves_mid_epoch_and_resume_matches_uninterrupted(prepared, tmp_p
 
 def test_two_process_gloo_run_keeps_ranks_in_step(prepared, tmp_path):
     run = tmp_path / "ddp"
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m",
-               "colorizer", "train", str(prepared), "--out", str(run), "--epochs", "2", *FAST]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "colorizer",
+        "train",
+        str(prepared),
+        "--out",
+        str(run),
+        "--epochs",
+        "2",
+        *FAST,
+    ]
     result = subprocess.run(
         command, capture_output=True, text=True, timeout=240, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     )

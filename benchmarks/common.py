@@ -1,0 +1,50 @@
+"""Helpers shared by the benchmarks: machine description, medians of repeated timings, the photo folder."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+PHOTOS = Path(os.environ.get("COLORIZER_PHOTOS", Path(__file__).resolve().parents[2] / "shared" / "photos"))
+
+
+def machine() -> str:
+    import numpy
+    import PIL
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "none"
+    return (
+        f"{cpu}, {os.cpu_count()} cores, GPU: {gpu}; Python {platform.python_version()}, torch {torch.__version__}, "
+        f"numpy {numpy.__version__}, Pillow {PIL.__version__}, {torch.get_num_threads()} torch threads"
+    )
+
+
+def median_time(function: Callable[[], object], repeats: int = 3, warmup: int = 1) -> float:
+    """Median wall time in seconds of `repeats` calls after `warmup` untimed ones."""
+    for _ in range(warmup):
+        function()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)

@@ -1,0 +1,110 @@
+"""Training throughput (images/s): the real data path (cache -> DataLoader -> device) vs tensors already in memory,
+fp32 vs bf16 autocast, at 224 and 608 px. Runs on CPU here and on a GPU where one is available.
+
+    python -m benchmarks.train_speed DATA [--device cuda] [--sizes 224 608]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import statistics
+import time
+
+import torch
+from torch.utils.data import DataLoader, RandomSampler
+
+from benchmarks.common import machine, table
+from colorizer.config import TrainConfig
+from colorizer.data import ColorizationDataset
+from colorizer.train import Context, build_training_model, choose_precision, compute_loss
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def images_per_second(data, size, batch, device, precision, channels_last, source, steps, repeats, workers) -> float:
+    cfg = TrainConfig(
+        data=str(data),
+        out="",
+        size=size,
+        batch_size=batch,
+        device=str(device),
+        precision=precision,
+        channels_last=channels_last,
+        workers=workers,
+        progress=False,
+    )
+    ctx = Context(0, 1, device, choose_precision(precision, device))
+    model = build_training_model(cfg, ctx)
+    optimizer = torch.optim.Adam(model.parameters(), 1e-4)
+    dataset = ColorizationDataset(data, "train", size, output="rgb", progress=False)
+    loader = DataLoader(
+        dataset,
+        batch,
+        sampler=RandomSampler(dataset, replacement=True, num_samples=10**9),
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=workers > 0,
+    )
+    batches = iter(loader)
+    fixed = next(batches).to(device)
+
+    def step(rgb):
+        loss = compute_loss(model, rgb, ctx, channels_last)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    rates = []
+    for _ in range(repeats + 1):  # the first round warms up
+        _sync(device)
+        started = time.perf_counter()
+        for rgb in itertools.islice(batches, steps) if source == "real" else [fixed] * steps:
+            step(rgb.to(device, non_blocking=True))
+        _sync(device)
+        rates.append(steps * batch / (time.perf_counter() - started))
+    return statistics.median(rates[1:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("data", help="prepared folder")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[224, 608])
+    parser.add_argument("--batch", type=int, default=15)
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"])
+    parser.add_argument("--steps", type=int, default=0, help="steps per timing (default: by device and size)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    print(machine())
+    rows = []
+    for size, precision in itertools.product(args.sizes, args.precisions):
+        steps = args.steps or (50 if device.type == "cuda" else max(2, 40 * 224 * 224 // (size * size * args.batch)))
+        measured = {
+            source: images_per_second(
+                args.data, size, args.batch, device, precision, True, source, steps, args.repeats, args.workers
+            )
+            for source in ("memory", "real")
+        }
+        rows.append(
+            [
+                size,
+                args.batch,
+                precision,
+                "channels_last",
+                f"{measured['memory']:.1f}",
+                f"{measured['real']:.1f}",
+                f"{measured['real'] / measured['memory']:.2f}",
+            ]
+        )
+        print(rows[-1], flush=True)
+    print(table(["size", "batch", "precision", "layout", "in-memory img/s", "real data path img/s", "ratio"], rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""`colorizer evaluate DATA --model PATH --out DIR`: how good is a model, the way the literature measures it.
+
+Protocol: each photo (a prepared folder's validation split with its padding cut away, or every colour photo of a
+folder) is resized so its longer side is `--size` (default 512); the model sees its lightness and runs at that same
+size; metrics compare its output with the photo. The gray baseline (ab = 0, the photo's own lightness) is scored on
+the same images: a colorizer that does not beat it on ΔE is not colouring well.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from colorizer.colorize import Colorizer, gray_preview
+from colorizer.data import split_records
+from colorizer.figures import save_comparison
+from colorizer.images import ImageReadError, find_images, looks_grayscale, open_image, read_photo, resize_longer_side
+from colorizer.metrics import all_metrics
+
+METRICS = ("psnr", "ssim", "delta_e", "auc", "colourfulness", "colourfulness_truth")
+ROWS_PER_FIGURE = 4
+
+
+def evaluation_images(data: Path, size: int) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
+    """[(name, (H, W, 3) uint8 at `size` on the longer side)] and the names left out (unreadable or gray)."""
+    data, images, left_out = Path(data), [], []
+    if (data / "manifest.json").exists():
+        for record in split_records(data, "val"):
+            content = open_image(data / record["file"]).convert("RGB").crop(tuple(record["box"]))
+            images.append((record["source"], np.asarray(resize_longer_side(content, size))))
+        return images, left_out
+    for path in find_images(data):
+        name = str(path.relative_to(data))
+        try:
+            photo = read_photo(path, longest_side=size)
+        except ImageReadError as err:
+            left_out.append(f"{name}: {err}")
+            continue
+        if photo.grayscale_mode or looks_grayscale(photo.rgb):
+            left_out.append(f"{name}: grayscale, no colour to compare with")
+            continue
+        images.append((name, np.asarray(resize_longer_side(Image.fromarray(photo.rgb), size))))
+    return images, left_out
+
+
+def evaluate(
+    colorizer: Colorizer, data: Path, out: Path, size: int = 512, figures: int = 8, progress: bool = True
+) -> dict:
+    images, left_out = evaluation_images(data, size)
+    if not images:
+        raise ValueError(f"no colour photos to evaluate in {data}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows, figure_rows = [], []
+    for name, truth in tqdm(images, desc="evaluating", unit="img", disable=not progress, file=sys.stderr):
+        gray = gray_preview(truth)
+        prediction = colorizer.colorize_rgb(truth, size=size)
+        rows.append({"image": name, "method": "model", **all_metrics(truth, prediction)})
+        rows.append({"image": name, "method": "gray", **all_metrics(truth, gray)})
+        if len(figure_rows) < figures:
+            figure_rows.append([truth, gray, prediction])
+    mean = {
+        m: {k: float(np.mean([r[k] for r in rows if r["method"] == m])) for k in METRICS} for m in ("model", "gray")
+    }
+    result = {
+        "protocol": {"data": str(data), "size": size, "images": len(images), "left_out": left_out},
+        "model": {k: v for k, v in colorizer.metadata.items() if k in ("model_config", "config", "colorizer_version")},
+        "mean": mean,
+    }
+    _write_outputs(out, result, rows, figure_rows)
+    return result
+
+
+def _write_outputs(out: Path, result: dict, rows: list[dict], figure_rows: list) -> None:
+    tmp = out / ".metrics.json.tmp"
+    tmp.write_text(json.dumps(result, indent=1) + "\n")
+    os.replace(tmp, out / "metrics.json")
+    tmp = out / ".metrics.csv.tmp"
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, ["image", "method", *METRICS])
+        writer.writeheader()
+        writer.writerows({k: round(v, 5) if isinstance(v, float) else v for k, v in r.items()} for r in rows)
+    os.replace(tmp, out / "metrics.csv")
+    for i in range(0, len(figure_rows), ROWS_PER_FIGURE):
+        save_comparison(figure_rows[i : i + ROWS_PER_FIGURE], out / f"comparison_{i // ROWS_PER_FIGURE + 1:02d}.png")
+
+
+def format_table(mean: dict) -> str:
+    header = f"{'':8} {'PSNR dB':>8} {'SSIM':>6} {'ΔE2000':>7} {'AuC':>6} {'colourfulness':>14} {'(truth)':>8}"
+    lines = [header]
+    for method in ("model", "gray"):
+        m = mean[method]
+        lines.append(
+            f"{method:8} {m['psnr']:8.2f} {m['ssim']:6.3f} {m['delta_e']:7.2f} {m['auc']:6.3f} "
+            f"{m['colourfulness']:14.1f} {m['colourfulness_truth']:8.1f}"
+        )
+    return "\n".join(lines)
