@@ -12,7 +12,7 @@ DATA=${DATA:-.gpu/data}
 DEVICE=${DEVICE:-cuda}
 E1=${E1:-120} E2=${E2:-40} T1=${T1:-2.7} T2=${T2:-2.0} SPEED_STEPS=${SPEED_STEPS:-30}
 mkdir -p "$OUT"
-{
+[ -n "${SKIP_SPEED:-}" ] || {
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null
   python3 -c "import torch, torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__)"
   timeout 170 python3 -m benchmarks.train_speed "$DATA" --device "$DEVICE" --sizes 224 608 --precisions fp32 bf16 \

@@ -94,7 +94,7 @@ def to_photo(image: Image.Image) -> Photo:
         gray = np.clip(np.rint(values), 0, 255).astype(np.uint8)
         rgb = np.repeat(gray[..., None], 3, axis=2)
     else:
-        rgb = np.asarray(image.convert("RGB"))
+        rgb = np.array(image.convert("RGB"))  # writable: torch.from_numpy needs that
     return Photo(np.ascontiguousarray(rgb), alpha, mode in _GRAY_MODES, image.format)
 
 

@@ -63,6 +63,8 @@ class Context:
 
 
 def choose_device(spec: str, local_rank: int = 0) -> torch.device:
+    if spec == "cuda":
+        return torch.device("cuda", local_rank)
     if spec != "auto":
         return torch.device(spec)
     if torch.cuda.is_available():
