@@ -105,7 +105,9 @@ class Colorizer:
         ab = F.interpolate(ab_small.cpu().float(), size=(height, width), mode="bilinear", align_corners=False)
         out = np.empty_like(rgb)
         for top in range(0, height, _STRIP_ROWS):
-            strip = torch.from_numpy(rgb[top : top + _STRIP_ROWS]).permute(2, 0, 1)[None].float() / 255
+            strip = (
+                torch.tensor(rgb[top : top + _STRIP_ROWS]).permute(2, 0, 1)[None].float() / 255
+            )  # copy: may be read-only
             lab = torch.cat([rgb_to_lightness(strip), ab[:, :, top : top + _STRIP_ROWS]], dim=1)
             out[top : top + _STRIP_ROWS] = (lab_to_rgb(lab)[0] * 255).round().byte().permute(1, 2, 0).numpy()
         return out
@@ -125,6 +127,6 @@ class Colorizer:
 
 def gray_preview(rgb: np.ndarray) -> np.ndarray:
     """What the network sees: (H, W, 3) uint8 with the photo's LAB lightness and no colour."""
-    lightness = rgb_to_lightness(torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255)
+    lightness = rgb_to_lightness(torch.tensor(rgb).permute(2, 0, 1)[None].float() / 255)
     lab = torch.cat([lightness, torch.zeros_like(lightness).repeat(1, 2, 1, 1)], dim=1)
     return (lab_to_rgb(lab)[0] * 255).round().byte().permute(1, 2, 0).numpy()

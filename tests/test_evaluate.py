@@ -1,0 +1,72 @@
+"""Metrics against hand-computed values, and `colorizer evaluate` end to end (with the gray baseline)."""
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+
+from colorizer import metrics
+from colorizer.cli import main
+from tests.conftest import colour_photo
+
+
+def test_psnr_identical_is_capped_and_known_value():
+    image = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    assert metrics.psnr(image, image) == metrics.PSNR_CAP
+    shifted = np.clip(image.astype(int) + 10, 0, 255).astype(np.uint8)
+    mse = np.mean((image.astype(float) - shifted) ** 2)
+    assert metrics.psnr(image, shifted) == pytest.approx(10 * math.log10(255**2 / mse))
+    assert metrics.psnr(np.zeros((4, 4, 3), np.uint8), np.full((4, 4, 3), 255, np.uint8)) == pytest.approx(0.0)
+
+
+def test_colourfulness_hand_computed():
+    gray = np.full((5, 5, 3), 128, np.uint8)
+    assert metrics.colourfulness(gray) == 0.0
+    red = np.zeros((2, 2, 3), np.uint8)
+    red[..., 0] = 200  # rg = 200, yb = 100 everywhere: no spread, so 0.3 * hypot(200, 100)
+    assert metrics.colourfulness(red) == pytest.approx(0.3 * math.hypot(200, 100))
+
+
+def test_delta_e_ssim_and_auc():
+    image = np.asarray(colour_photo(32, 24, seed=1))
+    assert metrics.all_metrics(image, image)["delta_e"] == 0.0
+    assert metrics.ssim(image, image) == pytest.approx(1.0)
+    assert metrics.all_metrics(image, image)["auc"] == pytest.approx(1.0)
+    gray = np.repeat(np.asarray(colour_photo(32, 24, seed=1).convert("L"))[..., None], 3, axis=2)
+    scores = metrics.all_metrics(image, gray)
+    assert scores["delta_e"] > 1 and scores["auc"] < 1 and scores["colourfulness"] < 1
+
+
+def test_auc_of_a_constant_error():
+    truth = np.zeros((1, 4, 3))
+    prediction = np.zeros((1, 4, 3))
+    prediction[..., 1] = 30.0  # every pixel is 30 ab units off: counted from t = 30 to 150
+    assert metrics.auc_from_lab(truth, prediction) == pytest.approx(121 / 151)
+
+
+def test_evaluate_on_a_prepared_folder(prepared, tmp_path, capsys):
+    out = tmp_path / "eval"
+    assert main(["evaluate", str(prepared), "--out", str(out), "--size", "96"]) == 0
+    printed = capsys.readouterr().out
+    assert "gray" in printed and "model" in printed
+    result = json.loads((out / "metrics.json").read_text())
+    assert result["protocol"]["images"] == 3 and result["protocol"]["size"] == 96
+    assert set(result["mean"]) == {"model", "gray"}
+    assert result["mean"]["gray"]["colourfulness"] < 1.0
+    rows = list(csv.DictReader((out / "metrics.csv").read_text().splitlines()))
+    assert len(rows) == 6 and {r["method"] for r in rows} == {"model", "gray"}
+    assert (out / "comparison_01.png").is_file()
+
+
+def test_evaluate_on_a_photo_folder_leaves_out_gray_and_broken(tmp_path, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    colour_photo(100, 70, 1).save(photos / "a.jpg")
+    colour_photo(100, 70, 2).convert("L").save(photos / "gray.png")
+    (photos / "broken.png").write_bytes(b"nope")
+    assert main(["evaluate", str(photos), "--out", str(tmp_path / "eval"), "--size", "64"]) == 0
+    err = capsys.readouterr().err
+    assert "gray.png" in err and "broken.png" in err
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["protocol"]["images"] == 1
