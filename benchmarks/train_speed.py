@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader, RandomSampler
 from benchmarks.common import machine, table
 from colorizer.config import TrainConfig
 from colorizer.data import ColorizationDataset
+from colorizer.heads import RegressionHead
 from colorizer.train import Context, build_training_model, choose_precision, compute_loss
 
 
@@ -25,7 +26,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def images_per_second(data, size, batch, device, precision, channels_last, source, steps, repeats, workers) -> float:
+def images_per_second(data, size, batch, device, precision, channels_last, steps, repeats, workers) -> dict:
+    """{"memory": img/s, "real": img/s}, medians over `repeats` rounds; each round times both, one after the other,
+    so that drift in the machine's speed hits both alike."""
     cfg = TrainConfig(
         data=str(data),
         out="",
@@ -53,20 +56,25 @@ def images_per_second(data, size, batch, device, precision, channels_last, sourc
     fixed = next(batches).to(device)
 
     def step(rgb):
-        loss = compute_loss(model, rgb, ctx, channels_last)
+        loss = compute_loss(model, rgb, ctx, channels_last, RegressionHead())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
 
-    rates = []
-    for _ in range(repeats + 1):  # the first round warms up
+    def timed(source) -> float:
         _sync(device)
         started = time.perf_counter()
         for rgb in itertools.islice(batches, steps) if source == "real" else [fixed] * steps:
             step(rgb.to(device, non_blocking=True))
         _sync(device)
-        rates.append(steps * batch / (time.perf_counter() - started))
-    return statistics.median(rates[1:])
+        return steps * batch / (time.perf_counter() - started)
+
+    timed("memory")  # warm-up
+    rates = {"memory": [], "real": []}
+    for _ in range(repeats):
+        for source in rates:
+            rates[source].append(timed(source))
+    return {source: statistics.median(values) for source, values in rates.items()}
 
 
 def main() -> None:
@@ -85,12 +93,9 @@ def main() -> None:
     rows = []
     for size, precision in itertools.product(args.sizes, args.precisions):
         steps = args.steps or (50 if device.type == "cuda" else max(2, 40 * 224 * 224 // (size * size * args.batch)))
-        measured = {
-            source: images_per_second(
-                args.data, size, args.batch, device, precision, True, source, steps, args.repeats, args.workers
-            )
-            for source in ("memory", "real")
-        }
+        measured = images_per_second(
+            args.data, size, args.batch, device, precision, True, steps, args.repeats, args.workers
+        )
         rows.append(
             [
                 size,

@@ -77,7 +77,7 @@ def export_model(source: Path, destination: Path, metrics: dict | None = None) -
     if destination.exists():
         raise CheckpointError(f"{destination} exists; remove it first (exports never overwrite)")
     payload = load_checkpoint(source)
-    exported = {k: payload[k] for k in ("model", "model_config", "config") if k in payload}
+    exported = {k: payload[k] for k in ("model", "model_config", "head", "config") if k in payload}
     exported["trained_epochs"] = payload.get("epoch", payload.get("trained_epochs"))
     exported["best_val_loss"] = payload.get("best_val_loss")
     if metrics is not None:

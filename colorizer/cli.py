@@ -73,7 +73,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _load_colorizer(args: argparse.Namespace):
     from colorizer.colorize import Colorizer
 
-    return Colorizer.load(args.model, device=args.device, precision=args.precision)
+    return Colorizer.load(args.model, device=args.device, precision=args.precision, temperature=args.temperature)
 
 
 def cmd_colorize(args: argparse.Namespace) -> int:
@@ -135,6 +135,12 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
         choices=("auto", "fp32", "bf16", "fp16"),
         default="auto",
         help="auto: bf16 where it runs fast (CUDA, AVX-512-BF16 CPUs), else fp32",
+    )
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=None,
+        help="classification models: annealed-mean temperature, lower = more vivid (default: the model's, 0.38)",
     )
 
 

@@ -20,6 +20,7 @@ from PIL import Image
 
 from colorizer.checkpoint import load_checkpoint, model_from_checkpoint
 from colorizer.color import denormalize_ab, lab_to_rgb, normalize_l, rgb_to_lightness
+from colorizer.heads import head_from_state
 from colorizer.images import Photo, read_photo, to_photo
 
 BUNDLED_MODEL = Path(__file__).parent / "weights" / "colorizer.pt"
@@ -57,10 +58,17 @@ class Colorizer:
     """A trained network ready for inference: `Colorizer.load(path)` then `.colorize(image)`."""
 
     def __init__(
-        self, model: torch.nn.Module, metadata: dict, device: str | torch.device = "cpu", precision: str = "auto"
+        self,
+        model: torch.nn.Module,
+        metadata: dict,
+        device: str | torch.device = "cpu",
+        precision: str = "auto",
+        temperature: float | None = None,
     ):
+        self.temperature = temperature  # classification models: None means the model's own
         self.device = torch.device(device)
         self.metadata = metadata
+        self.head = head_from_state(metadata.get("head"))
         self.model = model.to(self.device).eval().to(memory_format=torch.channels_last)
         if precision == "auto":
             fast = self.device.type == "cuda" or (self.device.type == "cpu" and cpu_has_fast_bf16())
@@ -68,7 +76,13 @@ class Colorizer:
         self.autocast_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
     @classmethod
-    def load(cls, path: str | Path | None = None, device: str = "cpu", precision: str = "auto") -> Colorizer:
+    def load(
+        cls,
+        path: str | Path | None = None,
+        device: str = "cpu",
+        precision: str = "auto",
+        temperature: float | None = None,
+    ) -> Colorizer:
         """Load a checkpoint (`best.pt`, `last.pt` or an exported model); the bundled model when path is None."""
         if path is None:
             if not BUNDLED_MODEL.exists():
@@ -79,18 +93,21 @@ class Colorizer:
             path = BUNDLED_MODEL
         payload = load_checkpoint(Path(path))
         metadata = {k: v for k, v in payload.items() if k not in ("model", "optimizer", "scaler", "rng")}
-        return cls(model_from_checkpoint(payload), metadata, device, precision)
+        return cls(model_from_checkpoint(payload), metadata, device, precision, temperature)
 
     @torch.inference_mode()
-    def predict_ab(self, l_norm: torch.Tensor) -> torch.Tensor:
-        """(B, 1, h, w) L in [-1, 1] -> (B, 2, h, w) ab in LAB units (float32)."""
+    def predict_ab(self, l_norm: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
+        """(B, 1, h, w) L in [-1, 1] -> (B, 2, h, w) ab in LAB units (float32).
+
+        temperature: for classification models, the annealed-mean temperature (lower: more vivid); None: the model's.
+        """
         l_norm = l_norm.to(self.device).contiguous(memory_format=torch.channels_last)
         if self.autocast_dtype is None:
             prediction = self.model(l_norm)
         else:
             with torch.autocast(self.device.type, dtype=self.autocast_dtype):
                 prediction = self.model(l_norm)
-        return denormalize_ab(prediction.float())
+        return denormalize_ab(self.head.decode(prediction, temperature or self.temperature))
 
     def network_input(self, rgb: np.ndarray, size: int) -> torch.Tensor:
         """(H, W, 3) uint8 -> (1, 1, h, w) normalised L at the working resolution."""

@@ -28,6 +28,7 @@ def _field(default, help: str, choices: tuple | None = None):
 ENCODERS = ("resnet18", "efficientnet-lite0")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 SCHEDULES = ("constant", "cosine")
+LOSSES = ("mse", "huber", "classification")
 
 
 @dataclass
@@ -42,12 +43,17 @@ class TrainConfig:
     lr: float = _field(1e-4, "Adam learning rate (the paper: 1e-4)")
     weight_decay: float = _field(0.0, "AdamW weight decay (0: plain Adam as in the paper)")
     lr_schedule: str = _field("constant", "learning rate over epochs: constant (the paper) or cosine", SCHEDULES)
+    loss: str = _field("mse", "mse (the paper), huber, or classification over ab bins (vivid colour)", LOSSES)
     encoder: str = _field("resnet18", "encoder architecture", ENCODERS)
     pretrained: str = _field("none", "encoder weights: none, imagenet, or a path to a ResNet-18 state dict")
     init_from: str = _field("", "start from this checkpoint's model weights (e.g. the 224-px stage before 608 px)")
     resume: bool = _field(False, "continue the run in --out from its last checkpoint (an error if there is none)")
     seed: int = _field(0, "random seed for initialisation, shuffling and augmentation")
-    workers: int = _field(2, "DataLoader worker processes per training process")
+    workers: int = _field(
+        -1,
+        "DataLoader worker processes per process; -1: 0 on CPU (reading the cache in-process "
+        "is cheaper than sharing the cores), up to 8 on a GPU",
+    )
     device: str = _field("auto", "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
     precision: str = _field("auto", "autocast precision; auto = bf16 on CUDA that supports it, else fp32", PRECISIONS)
     channels_last: bool = _field(True, "channels-last memory format (faster convolutions on CPU and GPU)")
@@ -73,9 +79,10 @@ class TrainConfig:
             "batch-size must be >= 1": self.batch_size >= 1,
             "lr must be > 0": self.lr > 0,
             f"encoder must be one of {ENCODERS}": self.encoder in ENCODERS,
+            f"loss must be one of {LOSSES}": self.loss in LOSSES,
             f"precision must be one of {PRECISIONS}": self.precision in PRECISIONS,
             f"lr-schedule must be one of {SCHEDULES}": self.lr_schedule in SCHEDULES,
-            "workers must be >= 0": self.workers >= 0,
+            "workers must be >= -1": self.workers >= -1,
         }
         failed = [message for message, ok in checks.items() if not ok]
         if failed:
@@ -83,7 +90,7 @@ class TrainConfig:
 
 
 # Fields that describe the model and data, which a resumed run must share with the checkpoint it resumes.
-RESUME_MUST_MATCH = ("size", "batch_size", "encoder", "data", "lr", "lr_schedule")
+RESUME_MUST_MATCH = ("size", "batch_size", "encoder", "loss", "data", "lr", "lr_schedule")
 
 
 def _base_type(annotation) -> type:

@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, Sampler, Subset
 from tqdm import tqdm
@@ -36,6 +35,7 @@ from colorizer.color import network_to_rgb, uint8_to_network
 from colorizer.config import RESUME_MUST_MATCH, TrainConfig
 from colorizer.data import ColorizationDataset, open_cache
 from colorizer.figures import plot_loss, save_comparison
+from colorizer.heads import ClassificationHead, RegressionHead, ab_bins, head_from_state, prior_from_images
 from colorizer.model import build_model
 
 
@@ -127,15 +127,15 @@ class StopFlag:
         return bool(flag.item())
 
 
-def compute_loss(model: torch.nn.Module, rgb: torch.Tensor, ctx: Context, channels_last: bool) -> torch.Tensor:
-    """MSE between predicted and true ab for a (B, 3, H, W) uint8 batch already on the device."""
+def compute_loss(model: torch.nn.Module, rgb: torch.Tensor, ctx: Context, channels_last: bool, head) -> torch.Tensor:
+    """The head's loss (MSE on ab for the paper) for a (B, 3, H, W) uint8 batch already on the device."""
     with torch.no_grad():
         l_norm, ab_norm = uint8_to_network(rgb)  # (B, 1, H, W), (B, 2, H, W)
     if channels_last:
         l_norm = l_norm.contiguous(memory_format=torch.channels_last)
     with ctx.autocast():
         prediction = model(l_norm)
-    return F.mse_loss(prediction.float(), ab_norm)
+    return head.loss(prediction, ab_norm)
 
 
 @dataclass
@@ -148,7 +148,7 @@ class EpochState:
     seconds: float = 0.0
 
 
-def train_one_epoch(model, loader, optimizer, scaler, ctx, cfg, epoch, state, stop) -> bool:
+def train_one_epoch(model, loader, optimizer, scaler, ctx, cfg, head, epoch, state, stop) -> bool:
     """Train until the epoch ends (True) or a stop was asked for (False). Updates `state` in place."""
     model.train()
     limit = min(cfg.max_steps or math.inf, state.step + len(loader))
@@ -167,7 +167,7 @@ def train_one_epoch(model, loader, optimizer, scaler, ctx, cfg, epoch, state, st
             break
         started = time.perf_counter()
         rgb = rgb.to(ctx.device, non_blocking=True)
-        loss = compute_loss(model, rgb, ctx, cfg.channels_last)
+        loss = compute_loss(model, rgb, ctx, cfg.channels_last, head)
         if not torch.isfinite(loss):
             raise TrainError(
                 f"the loss became {loss.item()} at epoch {epoch + 1}, step {state.step + 1}; stopping. The last good "
@@ -188,14 +188,14 @@ def train_one_epoch(model, loader, optimizer, scaler, ctx, cfg, epoch, state, st
 
 
 @torch.no_grad()
-def validate(model, loader, ctx, cfg) -> float:
+def validate(model, loader, ctx, cfg, head) -> float:
     """Mean validation loss over all processes' shares of the validation split."""
     model.eval()
     totals = torch.zeros(2, dtype=torch.float64, device=ctx.device)
     for rgb in loader:
         rgb = rgb.to(ctx.device, non_blocking=True)
         totals += torch.tensor(
-            [compute_loss(model, rgb, ctx, cfg.channels_last).item() * len(rgb), len(rgb)],
+            [compute_loss(model, rgb, ctx, cfg.channels_last, head).item() * len(rgb), len(rgb)],
             dtype=torch.float64,
             device=ctx.device,
         )
@@ -205,12 +205,12 @@ def validate(model, loader, ctx, cfg) -> float:
 
 
 @torch.no_grad()
-def sample_rows(model, samples: torch.Tensor, ctx: Context) -> list[list[np.ndarray]]:
+def sample_rows(model, samples: torch.Tensor, ctx: Context, head) -> list[list[np.ndarray]]:
     """original | grayscale | colourised for the fixed validation samples ((N, 3, H, W) uint8)."""
     model.eval()
     l_norm, ab_norm = uint8_to_network(samples.to(ctx.device))
     with ctx.autocast():
-        prediction = model(l_norm).float()
+        prediction = head.decode(model(l_norm))
     gray = network_to_rgb(l_norm, torch.zeros_like(ab_norm))
     coloured = network_to_rgb(l_norm, prediction)
     to_uint8 = lambda t: (t.permute(1, 2, 0) * 255).round().byte().cpu().numpy()  # noqa: E731
@@ -254,6 +254,14 @@ def _resume_payload(cfg: TrainConfig) -> dict | None:
     return payload
 
 
+def default_workers(ctx: Context) -> int:
+    """0 on CPU: the uint8 cache is read in well under a millisecond per photo, cheaper than extra processes
+    competing with training for the same cores (measured in BENCHMARKS.md). On a GPU, a share of the cores."""
+    if ctx.device.type == "cpu":
+        return 0
+    return max(1, min(8, (os.cpu_count() or 1) // max(1, torch.cuda.device_count()) - 1))
+
+
 def make_loaders(cfg: TrainConfig, ctx: Context):
     if ctx.is_main:  # build the caches once, before the other ranks open them
         for split in ("train", "val"):
@@ -263,7 +271,8 @@ def make_loaders(cfg: TrainConfig, ctx: Context):
     train_set = ColorizationDataset(cfg.data, "train", cfg.size, output="rgb", seed=cfg.seed, progress=False)
     val_set = ColorizationDataset(cfg.data, "val", cfg.size, output="rgb", progress=False)
     sampler = SkipSampler(DistributedSampler(train_set, ctx.world_size, ctx.rank, shuffle=True, seed=cfg.seed))
-    common = dict(num_workers=cfg.workers, pin_memory=ctx.device.type == "cuda", persistent_workers=cfg.workers > 0)
+    workers = cfg.workers if cfg.workers >= 0 else default_workers(ctx)
+    common = dict(num_workers=workers, pin_memory=ctx.device.type == "cuda", persistent_workers=workers > 0)
     train_loader = DataLoader(train_set, cfg.batch_size, sampler=sampler, **common)
     val_share = Subset(val_set, range(ctx.rank, len(val_set), ctx.world_size))
     val_loader = DataLoader(val_share, cfg.batch_size, **common)
@@ -286,9 +295,20 @@ def _read_history(out: Path, before_epoch: int) -> list[dict]:
     return [r for r in rows if r["epoch"] <= before_epoch]  # epochs are 1-based in the log
 
 
-def build_training_model(cfg: TrainConfig, ctx: Context) -> torch.nn.Module:
+def build_head(cfg: TrainConfig, train_set: ColorizationDataset, resume_from: dict | None):
+    """The run's output head; a classification head's colour prior comes from the training split itself."""
+    if resume_from is not None:
+        return head_from_state(resume_from.get("head"))
+    if cfg.loss != "classification":
+        return RegressionHead(cfg.loss)
+    bins = ab_bins()
+    images = (train_set.content(i) for i in range(len(train_set)))
+    return ClassificationHead(bins, prior_from_images(images, bins))
+
+
+def build_training_model(cfg: TrainConfig, ctx: Context, out_channels: int = 2) -> torch.nn.Module:
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg.encoder, cfg.pretrained)
+    model = build_model(cfg.encoder, cfg.pretrained, out_channels)
     if cfg.init_from:
         try:
             model.load_state_dict(load_checkpoint(cfg.init_from)["model"])
@@ -317,7 +337,9 @@ def train(cfg: TrainConfig) -> dict:
 def _train(cfg: TrainConfig, ctx: Context) -> dict:
     out = Path(cfg.out)
     resume_from = _resume_payload(cfg)
-    model = build_training_model(cfg, ctx)
+    train_set, sampler, train_loader, val_loader, samples = make_loaders(cfg, ctx)
+    head = build_head(cfg, train_set, resume_from)
+    model = build_training_model(cfg, ctx, head.out_channels)
     optimizer = (
         torch.optim.AdamW(model.parameters(), cfg.lr, weight_decay=cfg.weight_decay)
         if cfg.weight_decay
@@ -335,7 +357,6 @@ def _train(cfg: TrainConfig, ctx: Context) -> dict:
             resume_from["best_val_loss"],
         )
         torch.set_rng_state(resume_from["rng"])
-    train_set, sampler, train_loader, val_loader, samples = make_loaders(cfg, ctx)
     net = (
         DistributedDataParallel(model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
         if ctx.world_size > 1
@@ -353,7 +374,8 @@ def _train(cfg: TrainConfig, ctx: Context) -> dict:
             out / name,
             {
                 "model": unwrap(model).state_dict(),
-                "model_config": {"encoder": cfg.encoder, "out_channels": 2},
+                "model_config": {"encoder": cfg.encoder, "out_channels": head.out_channels},
+                "head": head.state(),
                 "config": dataclasses.asdict(cfg),
                 "optimizer": optimizer.state_dict(),
                 "scaler": scaler.state_dict(),
@@ -374,7 +396,7 @@ def _train(cfg: TrainConfig, ctx: Context) -> dict:
             sampler.skip = state.step * cfg.batch_size
             for group in optimizer.param_groups:
                 group["lr"] = cfg.lr_at(epoch)
-            if not train_one_epoch(net, train_loader, optimizer, scaler, ctx, cfg, epoch, state, stop):
+            if not train_one_epoch(net, train_loader, optimizer, scaler, ctx, cfg, head, epoch, state, stop):
                 if ctx.is_main:
                     save("last.pt", epoch, state)
                     print(
@@ -383,7 +405,7 @@ def _train(cfg: TrainConfig, ctx: Context) -> dict:
                         file=sys.stderr,
                     )
                 return {"epochs_done": epoch, "best_val_loss": best, "interrupted": True}
-            val_loss = validate(net, val_loader, ctx, cfg)
+            val_loss = validate(net, val_loader, ctx, cfg, head)
             fingerprints = rank_fingerprints(model, ctx)
             improved, best = val_loss < best, min(best, val_loss)
             if ctx.is_main:
@@ -401,7 +423,7 @@ def _train(cfg: TrainConfig, ctx: Context) -> dict:
                 )
                 _write_history(out, history)
                 plot_loss(history, out / "loss.png")
-                save_comparison(sample_rows(model, samples, ctx), out / "samples" / f"epoch_{epoch + 1:03d}.png")
+                save_comparison(sample_rows(model, samples, ctx, head), out / "samples" / f"epoch_{epoch + 1:03d}.png")
                 save("last.pt", epoch + 1, EpochState())
                 if improved:
                     save("best.pt", epoch + 1, EpochState())

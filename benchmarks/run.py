@@ -1,0 +1,83 @@
+"""`make bench`: run every benchmark on `../shared/photos` and write BENCHMARKS.md (figures are medians of runs).
+
+python -m benchmarks.run            # COLORIZER_PHOTOS=/path overrides the photo folder
+"""
+
+from __future__ import annotations
+
+import datetime
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from benchmarks import data_speed, inference_speed
+from benchmarks.common import PHOTOS, machine, table
+from benchmarks.train_speed import images_per_second
+
+ROOT = Path(__file__).resolve().parents[1]
+GPU_LOG = ROOT / "benchmarks" / "results" / "gpu_train_speed.log"
+
+
+def training_section(data: Path) -> str:
+    cpu = torch.device("cpu")
+    plans = [(224, 15, "fp32", 4, 5), (608, 4, "fp32", 3, 3), (224, 4, "bf16", 1, 2)]
+    rows = []
+    for size, batch, precision, steps, repeats in plans:
+        rates = images_per_second(data, size, batch, cpu, precision, True, steps, repeats, 0)
+        rows.append(
+            [
+                size,
+                batch,
+                precision,
+                f"{rates['memory']:.2f}",
+                f"{rates['real']:.2f}",
+                f"{rates['real'] / rates['memory']:.2f}",
+            ]
+        )
+        print(rows[-1], file=sys.stderr, flush=True)
+    lines = [
+        "## Training throughput (paper model, channels_last, Adam step included)",
+        "",
+        "This CPU, 2 threads; 'real data path' = cache -> DataLoader (in-process, the CPU default) -> LAB on device:",
+        "",
+        table(["size", "batch", "precision", "in-memory img/s", "real data path img/s", "ratio"], rows),
+        "",
+    ]
+    if GPU_LOG.exists():
+        lines += [
+            "GPU, one prepared device session (`benchmarks/gpu_session.sh`, batch 15, 8 loader workers; "
+            "figures copied from its log, `benchmarks/results/gpu_train_speed.log`):",
+            "",
+            "```",
+            GPU_LOG.read_text().strip(),
+            "```",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    if not PHOTOS.is_dir():
+        raise SystemExit(f"benchmarks need the photo folder {PHOTOS} (set COLORIZER_PHOTOS)")
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        data_section, data = data_speed.run(work)
+        print(data_section, file=sys.stderr)
+        sections = [data_section, training_section(data), inference_speed.run(work)]
+    header = [
+        "# Benchmarks",
+        "",
+        f"Written by `make bench` on {datetime.date.today()} in "
+        f"{(time.perf_counter() - started) / 60:.0f} min. Machine: {machine()}.",
+        "",
+    ]
+    (ROOT / "BENCHMARKS.md").write_text("\n".join(header + sections))
+    print(f"wrote {ROOT / 'BENCHMARKS.md'}")
+
+
+if __name__ == "__main__":
+    main()
