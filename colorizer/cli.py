@@ -126,6 +126,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from colorizer.checkpoint import CheckpointError
+    from colorizer.colorize import ModelNotFoundError
+    from colorizer.serve import ServeLimits, serve
+
+    try:
+        colorizer = _load_colorizer(args)
+    except (ModelNotFoundError, CheckpointError) as err:
+        return _error(str(err))
+    serve(colorizer, args.host, args.port, ServeLimits(args.max_upload_mb, args.max_megapixels, args.max_queue))
+    return 0
+
+
 def _add_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=Path, default=None, help="checkpoint to use (default: the bundled model)")
     p.add_argument("--size", type=int, default=512, help="working size of the network, longer side (default: 512)")
@@ -227,6 +240,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output", type=Path, metavar="OUTPUT", help="model file to write")
     p.add_argument("--metrics", type=Path, help="metrics.json from `colorizer evaluate` to store inside")
     p.set_defaults(run=cmd_export)
+
+    p = commands.add_parser(
+        "serve",
+        help="a local web page (and HTTP API) to colourise photos in a browser",
+        description="Start a web app on this machine: drop photos on the page, compare gray and colour, download "
+        "the results at full resolution. POST /api/colorize is the same as an HTTP API (docs at /docs). "
+        "Binds to 127.0.0.1 unless --host says otherwise.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    p.add_argument("--model", type=Path, default=None, help="checkpoint to use (default: the bundled model)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default: cpu)")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto", help="as for colorize")
+    p.add_argument("--temperature", type=float, default=None, help="default colour temperature (classification)")
+    p.add_argument("--max-upload-mb", type=float, default=50.0, help="largest upload accepted (default: 50 MB)")
+    p.add_argument("--max-megapixels", type=float, default=50.0, help="largest image accepted (default: 50 MP)")
+    p.add_argument("--max-queue", type=int, default=4, help="requests that may wait for the model (default: 4)")
+    p.set_defaults(run=cmd_serve)
 
     return parser
 

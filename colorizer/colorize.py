@@ -129,9 +129,9 @@ class Colorizer:
             out[top : top + _STRIP_ROWS] = (lab_to_rgb(lab)[0] * 255).round().byte().permute(1, 2, 0).numpy()
         return out
 
-    def colorize_rgb(self, rgb: np.ndarray, size: int = DEFAULT_SIZE) -> np.ndarray:
+    def colorize_rgb(self, rgb: np.ndarray, size: int = DEFAULT_SIZE, temperature: float | None = None) -> np.ndarray:
         """(H, W, 3) uint8 (gray or colour: only its lightness is used) -> colourised (H, W, 3) uint8, same size."""
-        return self.recombine(rgb, self.predict_ab(self.network_input(rgb, size)))
+        return self.recombine(rgb, self.predict_ab(self.network_input(rgb, size), temperature))
 
     def colorize(self, image: Image.Image | np.ndarray | str | Path, size: int = DEFAULT_SIZE) -> Image.Image:
         """Colourise a PIL image, a NumPy array or a file. Returns RGB, or RGBA when the input had alpha."""

@@ -11,6 +11,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -47,14 +48,15 @@ def find_images(root: Path, exclude: Path | None = None) -> list[Path]:
     return sorted(found)
 
 
-def open_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, longest_side: int | None = None) -> Image.Image:
+def open_image(
+    path: Path | BinaryIO, max_pixels: int = DEFAULT_MAX_PIXELS, longest_side: int | None = None
+) -> Image.Image:
     """Open and fully decode `path`, upright (EXIF orientation applied).
 
     With `longest_side`, a JPEG is decoded at a reduced scale (1/2, 1/4, 1/8) that still leaves at least that many
     pixels on its longer side, so downscaling does not pay for pixels it throws away.
     """
-    path = Path(path)
-    if path.stat().st_size == 0:
+    if isinstance(path, (str, Path)) and Path(path).stat().st_size == 0:
         raise ImageReadError("empty file (0 bytes)")
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -10,7 +10,7 @@ from colorizer.cli import build_parser, main
 from colorizer.config import TrainConfig, resolve_config
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = ["prepare", "train", "colorize", "evaluate", "export"]
+COMMANDS = ["prepare", "train", "colorize", "evaluate", "export", "serve"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -51,7 +51,7 @@ def test_batched_and_extra_dims():
     rgb = torch.rand(4, 3, 5, 6)
     lab = color.rgb_to_lab(rgb)
     assert lab.shape == rgb.shape and lab.dtype == torch.float32
-    assert torch.allclose(lab[2], color.rgb_to_lab(rgb[2:3])[0])
+    assert torch.allclose(lab[2], color.rgb_to_lab(rgb[2:3])[0], atol=1e-4)  # batching changes float rounding only
 
 
 def test_network_scaling_round_trip():

@@ -1,0 +1,137 @@
+"""`colorizer serve`: a local web page and HTTP API to colourise photos, offline, on your own machine.
+
+    colorizer serve                       # http://127.0.0.1:8000 ; API docs at /docs (OpenAPI)
+    curl -F file=@old.jpg 'http://127.0.0.1:8000/api/colorize?format=png' -o coloured.png
+
+Built on FastAPI/uvicorn. The model runs one photo at a time; requests beyond it wait in a bounded queue, and one
+that finds the queue full is refused with 503 and Retry-After. Uploads are read into memory, limited in bytes and
+megapixels, never written anywhere by us, and nothing the client sends is used as a server path.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
+from PIL import Image
+
+from colorizer.colorize import DEFAULT_SIZE, Colorizer
+from colorizer.images import ImageReadError, open_image, to_photo
+
+PAGE = Path(__file__).parent / "static" / "index.html"
+MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+
+
+@dataclass
+class ServeLimits:
+    max_upload_mb: float = 50.0  # request bodies above this are refused (413)
+    max_megapixels: float = 50.0  # decoded images above this are refused (413)
+    max_queue: int = 4  # requests allowed to wait for the model; more are refused (503)
+
+
+class InferenceQueue:
+    """The model runs one request at a time; up to `max_queue` more may wait; beyond that, 503 at once."""
+
+    def __init__(self, max_queue: int):
+        self.slots = threading.BoundedSemaphore(max_queue + 1)  # the one running + the ones waiting
+        self.model_lock = threading.Lock()
+
+    def run(self, function, *args):
+        if not self.slots.acquire(blocking=False):
+            raise HTTPException(503, "the colorizer is busy; try again in a moment", {"Retry-After": "2"})
+        try:
+            with self.model_lock:
+                return function(*args)
+        finally:
+            self.slots.release()
+
+
+def decode_upload(data: bytes, limits: ServeLimits):
+    """Bytes -> Photo, or an HTTPException: 415 for what is not an image, 413 for too many pixels, 422 corrupt."""
+    if not data:
+        raise HTTPException(422, "the upload is empty")
+    try:
+        image = open_image(io.BytesIO(data), max_pixels=int(limits.max_megapixels * 1_000_000))
+    except ImageReadError as err:
+        message = str(err)
+        if "too large" in message:
+            raise HTTPException(413, f"image {message}") from None
+        if "not a readable image" in message:
+            raise HTTPException(415, "this file is not an image we can read (JPEG, PNG, WebP, BMP, TIFF)") from None
+        raise HTTPException(422, f"the image is damaged: {message}") from None
+    return to_photo(image)
+
+
+def encode(image: Image.Image, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    if fmt == "jpeg" and image.mode == "RGBA":
+        image = image.convert("RGB")  # JPEG has no alpha; ask for png or webp to keep it
+    image.save(buffer, format=fmt.upper(), **({"quality": 95} if fmt in ("jpeg", "webp") else {}))
+    return buffer.getvalue()
+
+
+def create_app(colorizer: Colorizer, limits: ServeLimits | None = None) -> FastAPI:
+    """The web app: GET / (the page), GET /api/info, POST /api/colorize. OpenAPI docs at /docs."""
+    limits = limits or ServeLimits()
+    queue = InferenceQueue(limits.max_queue)
+    is_classifier = colorizer.head.state()["kind"] == "classification"
+    app = FastAPI(title="colorizer", summary="Colourise grayscale photos, at their full resolution.")
+    app.state.queue, app.state.limits = queue, limits
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page() -> str:
+        return PAGE.read_text()
+
+    @app.get("/api/info")
+    def info() -> dict:
+        """What the page needs to know: limits, defaults, and whether the model has a colour temperature."""
+        return {
+            "max_upload_mb": limits.max_upload_mb,
+            "max_megapixels": limits.max_megapixels,
+            "default_size": DEFAULT_SIZE,
+            "temperature": colorizer.head.state().get("temperature") if is_classifier else None,
+            "model": colorizer.metadata.get("model_config", {}),
+        }
+
+    @app.post("/api/colorize", responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}})
+    async def colorize(
+        request: Request,
+        file: Annotated[UploadFile, File(description="a photo: JPEG, PNG, WebP, BMP or TIFF")],
+        size: Annotated[int, Query(ge=64, le=2048, description="working size of the network (longer side)")] = 512,
+        temperature: Annotated[float | None, Query(gt=0, le=2, description="classification: lower = vivid")] = None,
+        format: Annotated[str, Query(pattern="^(png|jpeg|webp)$", description="format of the result")] = "png",
+    ) -> Response:
+        """Colourise one photo. The result has the upload's pixel size; its alpha is kept by png and webp."""
+        max_bytes = int(limits.max_upload_mb * 1_000_000)
+        if int(request.headers.get("content-length", 0)) > max_bytes + 100_000:
+            raise HTTPException(413, f"the upload is larger than {limits.max_upload_mb:g} MB")
+        data = await file.read(max_bytes + 1)
+        await file.close()
+        if len(data) > max_bytes:
+            raise HTTPException(413, f"the upload is larger than {limits.max_upload_mb:g} MB")
+        photo = decode_upload(data, limits)
+        del data
+
+        def work() -> bytes:
+            result = Image.fromarray(colorizer.colorize_rgb(photo.rgb, size, temperature))
+            if photo.alpha is not None:
+                result.putalpha(Image.fromarray(photo.alpha))
+            return encode(result, format)
+
+        body = await run_in_threadpool(queue.run, work)
+        return Response(body, media_type=MEDIA_TYPES[format])
+
+    return app
+
+
+def serve(colorizer: Colorizer, host: str, port: int, limits: ServeLimits) -> None:
+    import uvicorn
+
+    print(f"colorizer: open http://{host}:{port}/ (API docs: http://{host}:{port}/docs); Ctrl-C stops")
+    uvicorn.run(create_app(colorizer, limits), host=host, port=port, log_level="warning")

@@ -1,0 +1,177 @@
+"""`colorizer serve`: the HTTP API with FastAPI's test client, a live server under concurrent load, and the page in
+a real headless browser (skipped, with a message, where no Chromium is installed)."""
+
+import io
+import os
+import shutil
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from colorizer import Colorizer
+from colorizer.serve import ServeLimits, create_app
+from tests.conftest import colour_photo
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture(scope="module")
+def colorizer() -> Colorizer:
+    return Colorizer.load()
+
+
+@pytest.fixture(scope="module")
+def client(colorizer) -> TestClient:
+    return TestClient(create_app(colorizer, ServeLimits(max_upload_mb=1.0, max_megapixels=2.0, max_queue=2)))
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_page_and_info(client):
+    page = client.get("/")
+    assert (
+        page.status_code == 200
+        and "<title>colorizer</title>" in page.text
+        and "http" not in page.text.split("<script>")[0]
+    )
+    info = client.get("/api/info").json()
+    assert info["max_upload_mb"] == 1.0 and info["temperature"] is None
+    assert "/api/colorize" in client.get("/openapi.json").json()["paths"]
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpeg", "webp"])
+def test_good_photo_keeps_its_size(client, fmt):
+    upload = _png(colour_photo(123, 77, 1).convert("L"))
+    response = client.post(f"/api/colorize?format={fmt}&size=256", files={"file": ("old.png", upload)})
+    assert response.status_code == 200 and response.headers["content-type"] == f"image/{fmt}"
+    result = Image.open(io.BytesIO(response.content))
+    assert result.size == (123, 77) and result.format == fmt.upper()
+
+
+def test_alpha_is_kept_in_png(client):
+    rgba = colour_photo(40, 30, 2).convert("RGBA")
+    rgba.putalpha(120)
+    response = client.post("/api/colorize", files={"file": ("a.png", _png(rgba))})
+    result = Image.open(io.BytesIO(response.content))
+    assert result.mode == "RGBA" and np.asarray(result.getchannel("A")).max() == 120
+
+
+def test_refusals_are_clear(client):
+    text = client.post("/api/colorize", files={"file": ("notes.jpg", b"this is not a photo")})
+    assert text.status_code == 415 and "not an image" in text.json()["detail"]
+    whole = _png(colour_photo(64, 64, 3))
+    corrupt = client.post("/api/colorize", files={"file": ("cut.png", whole[: len(whole) // 2])})
+    assert corrupt.status_code in (415, 422)
+    empty = client.post("/api/colorize", files={"file": ("empty.png", b"")})
+    assert empty.status_code == 422
+    big_bytes = client.post("/api/colorize", files={"file": ("big.bin", b"\x00" * 1_200_000)})
+    assert big_bytes.status_code == 413 and "MB" in big_bytes.json()["detail"]
+    many_pixels = _png(Image.new("L", (2000, 1500)))  # 3 MP, small file
+    assert client.post("/api/colorize", files={"file": ("huge.png", many_pixels)}).status_code == 413
+    assert client.post("/api/colorize?format=gif", files={"file": ("a.png", whole)}).status_code == 422
+
+
+def test_queue_full_is_refused_politely(colorizer):
+    app = create_app(colorizer, ServeLimits(max_queue=1))
+    client = TestClient(app)
+    upload = _png(colour_photo(48, 32, 4))
+    app.state.queue.model_lock.acquire()  # the model is busy: one request may wait, the next is refused
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            waiting = [pool.submit(client.post, "/api/colorize", files={"file": ("a.png", upload)}) for _ in range(2)]
+            deadline = time.monotonic() + 10
+            while app.state.queue.slots._value > 0 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            refused = client.post("/api/colorize", files={"file": ("a.png", upload)})
+            assert refused.status_code == 503 and refused.headers["retry-after"] == "2"
+            app.state.queue.model_lock.release()
+            assert [f.result().status_code for f in waiting] == [200, 200]
+    finally:
+        if app.state.queue.model_lock.locked():
+            app.state.queue.model_lock.release()
+
+
+@pytest.fixture(scope="module")
+def live_server(colorizer):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(colorizer, ServeLimits(max_queue=8)), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_concurrent_requests_all_answered_correctly(live_server):
+    sizes = [(100 + 7 * i, 60 + 5 * i) for i in range(6)]
+
+    def post(size):
+        upload = _png(colour_photo(*size, seed=size[0]).convert("L"))
+        response = httpx.post(f"{live_server}/api/colorize", files={"file": ("p.png", upload)}, timeout=60)
+        return response.status_code, Image.open(io.BytesIO(response.content)).size
+
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(post, sizes))
+    assert results == [(200, size) for size in sizes]
+
+
+def _chromium() -> str | None:
+    return next(
+        (path for path in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(path).exists()),
+        shutil.which("chromium"),
+    )
+
+
+def test_page_in_a_real_browser(live_server, tmp_path):
+    browser_path = _chromium()
+    if browser_path is None:
+        pytest.skip("no Chromium installed (Debian: apt-get install chromium); .ci/run installs it")
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=browser_path,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        try:
+            page = browser.new_page()
+            page.goto(live_server)
+            page.set_input_files("#files", str(EXAMPLES / "windmill.jpg"))
+            page.wait_for_selector(".result img.after", timeout=60_000)
+            page.wait_for_function("document.querySelector('.result img.after').naturalWidth > 0", timeout=60_000)
+            width, height = page.eval_on_selector(".result img.after", "i => [i.naturalWidth, i.naturalHeight]")
+            assert (width, height) == Image.open(EXAMPLES / "windmill.jpg").size
+            assert page.inner_text(".result .status") == "done"
+            assert page.get_attribute("a.download", "download") == "windmill_colour.png"
+            screenshot = Path(os.environ.get("COLORIZER_SCREENSHOT", tmp_path / "serve.png"))
+            page.screenshot(path=str(screenshot), full_page=True)
+            assert screenshot.stat().st_size > 10_000
+        finally:
+            browser.close()
