@@ -139,9 +139,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_model_arguments(p: argparse.ArgumentParser) -> None:
+def _add_model_arguments(p: argparse.ArgumentParser, size: bool = True) -> None:
     p.add_argument("--model", type=Path, default=None, help="checkpoint to use (default: the bundled model)")
-    p.add_argument("--size", type=int, default=512, help="working size of the network, longer side (default: 512)")
+    if size:
+        p.add_argument("--size", type=int, default=512, help="working size of the network, longer side (default: 512)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default: cpu)")
     p.add_argument(
         "--precision",
@@ -250,10 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
-    p.add_argument("--model", type=Path, default=None, help="checkpoint to use (default: the bundled model)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default: cpu)")
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto", help="as for colorize")
-    p.add_argument("--temperature", type=float, default=None, help="default colour temperature (classification)")
+    _add_model_arguments(p, size=False)  # the page chooses the working size per request
     p.add_argument("--max-upload-mb", type=float, default=50.0, help="largest upload accepted (default: 50 MB)")
     p.add_argument("--max-megapixels", type=float, default=50.0, help="largest image accepted (default: 50 MP)")
     p.add_argument("--max-queue", type=int, default=4, help="requests that may wait for the model (default: 4)")

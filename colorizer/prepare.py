@@ -24,6 +24,7 @@ from PIL import Image
 from colorizer.images import (
     DEFAULT_MAX_PIXELS,
     ImageReadError,
+    atomic_save,
     find_images,
     looks_grayscale,
     open_image,
@@ -91,7 +92,10 @@ def prepare_one(task: tuple[str, str, str, str, PrepareSettings]) -> dict:
     left, top = (settings.size - new_w) // 2, (settings.size - new_h) // 2
     square = Image.new("RGB", (settings.size, settings.size))
     square.paste(resized, (left, top))
-    _atomic_write(square, Path(out_path), settings)
+    if settings.quality is None:
+        atomic_save(square, Path(out_path), "PNG", compress_level=3)
+    else:
+        atomic_save(square, Path(out_path), "JPEG", quality=settings.quality)
     return {
         "status": "ok",
         "source": relative,
@@ -109,18 +113,6 @@ def _original_size(path: Path) -> tuple[int, int]:
         width, height = header.size
         orientation = header.getexif().get(0x0112, 1)
     return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
-
-
-def _atomic_write(image: Image.Image, path: Path, settings: PrepareSettings) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        if settings.quality is None:
-            image.save(tmp, format="PNG", compress_level=3)
-        else:
-            image.save(tmp, format="JPEG", quality=settings.quality)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def load_manifest(out: Path) -> dict | None:
