@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models import resnet18
 
-from colorizer.encoders import EfficientNetLite0Encoder, load_resnet18_weights
+from colorizer.encoders import EfficientNetLite0Encoder, WeightsError, load_resnet18_weights
 
 
 def conv_bn_relu(in_channels: int, out_channels: int) -> list[nn.Module]:
@@ -35,7 +35,9 @@ class ResNet18Trunk(nn.Module):
         super().__init__()
         resnet = resnet18(weights=None)
         if pretrained != "none":
-            resnet.load_state_dict(load_resnet18_weights(pretrained))
+            missing, unexpected = resnet.load_state_dict(load_resnet18_weights(pretrained), strict=False)
+            if unexpected or any(not key.startswith("fc.") for key in missing):  # only the classifier may be absent
+                raise WeightsError(f"--pretrained {pretrained}: missing {missing}, unexpected {unexpected}")
         resnet.conv1.weight = nn.Parameter(resnet.conv1.weight.sum(dim=1, keepdim=True))
         resnet.conv1.in_channels = 1
         self.layers = nn.Sequential(*list(resnet.children())[:6])

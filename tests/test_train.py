@@ -190,3 +190,19 @@ def test_errors_are_clear(prepared, tmp_path, capsys):
         == 2
     )
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(prepared, tmp_path, monkeypatch):
+    import colorizer.train as train_module
+
+    real_loss, calls = train_module.compute_loss, {"n": 0}
+
+    def loss_that_explodes(*args, **kwargs):
+        calls["n"] += 1
+        loss = real_loss(*args, **kwargs)
+        return loss * float("nan") if calls["n"] > 4 else loss  # epoch 1 (3 steps + 1 validation) stays finite
+
+    monkeypatch.setattr(train_module, "compute_loss", loss_that_explodes)
+    with pytest.raises(TrainError, match="loss became nan"):
+        train(_config(prepared, tmp_path / "run", epochs=3, max_steps=3))
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["epoch"] == 1

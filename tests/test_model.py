@@ -1,0 +1,54 @@
+"""The networks: the paper's exact size, any input size, pretrained weights from files, offline errors."""
+
+import urllib.error
+
+import pytest
+import torch
+from torchvision.models import resnet18
+
+from colorizer.encoders import RESNET18_IMAGENET_FILE, WeightsError, load_resnet18_weights
+from colorizer.model import build_model
+
+
+def test_paper_model_has_the_papers_parameter_count():
+    model = build_model("resnet18")
+    assert sum(p.numel() for p in model.parameters()) == 954_722  # Melas-Kyriazi 2018
+    assert sum(p.numel() for p in model.encoder.parameters()) == 676_800
+    assert model.encoder.layers[0].weight.shape == (64, 1, 7, 7)
+
+
+@pytest.mark.parametrize("encoder", ["resnet18", "efficientnet-lite0"])
+@pytest.mark.parametrize("shape", [(64, 64), (37, 53), (17, 100)])
+def test_any_input_size(encoder, shape):
+    model = build_model(encoder).eval()
+    with torch.no_grad():
+        assert model(torch.zeros(2, 1, *shape)).shape == (2, 2, *shape)
+
+
+def test_places365_style_checkpoint_loads_with_summed_kernels(tmp_path):
+    reference = resnet18(weights=None)
+    state = {f"module.{k}": v for k, v in reference.state_dict().items()}
+    state["module.fc.weight"] = torch.zeros(365, 512)  # a Places365 classifier: ignored
+    state["module.fc.bias"] = torch.zeros(365)
+    torch.save({"epoch": 90, "arch": "resnet18", "state_dict": state}, tmp_path / "places.pth.tar")
+    model = build_model("resnet18", pretrained=str(tmp_path / "places.pth.tar"))
+    expected = reference.conv1.weight.sum(dim=1, keepdim=True)
+    assert torch.equal(model.encoder.layers[0].weight, expected)
+    assert torch.equal(model.encoder.layers[4][0].conv1.weight, reference.layer1[0].conv1.weight)
+
+
+def test_pretrained_errors_name_the_file(tmp_path, monkeypatch):
+    from torchvision.models import ResNet18_Weights
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(ResNet18_Weights.IMAGENET1K_V1.__class__, "get_state_dict", offline)
+    with pytest.raises(WeightsError, match=RESNET18_IMAGENET_FILE) as error:
+        load_resnet18_weights("imagenet")
+    assert "checkpoints" in str(error.value)
+    with pytest.raises(WeightsError, match="neither 'none', 'imagenet' nor an existing file"):
+        load_resnet18_weights(str(tmp_path / "missing.pth"))
+    torch.save({"conv1.weight": torch.zeros(8, 3, 3, 3)}, tmp_path / "other.pth")
+    with pytest.raises(WeightsError, match="not a ResNet-18 state dict"):
+        load_resnet18_weights(str(tmp_path / "other.pth"))
