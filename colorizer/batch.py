@@ -12,13 +12,11 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from colorizer.colorize import DEFAULT_SIZE, Colorizer, gray_preview, working_shape
+from colorizer.colorize import DEFAULT_SIZE, Colorizer, gray_preview, with_alpha, working_shape
 from colorizer.figures import save_comparison
 from colorizer.images import IMAGE_EXTENSIONS, ImageReadError, Photo, atomic_save, find_images, read_photo
 
@@ -161,7 +159,7 @@ def _colorize_batch(colorizer, pending, out_dir, size, compare, overwrite, summa
             continue
         try:
             coloured = colorizer.recombine(photo.rgb, ab[i : i + 1])
-            image = _with_alpha(coloured, photo.alpha)
+            image = with_alpha(coloured, photo.alpha)
             destination.parent.mkdir(parents=True, exist_ok=True)
             atomic_save(image, destination, fmt.upper(), **_SAVE_OPTIONS[fmt])
             if compare:
@@ -171,10 +169,3 @@ def _colorize_batch(colorizer, pending, out_dir, size, compare, overwrite, summa
             summary.failed.append({"source": str(job.source), "reason": f"could not write {destination}: {err}"})
             continue
         summary.written.append(destination)
-
-
-def _with_alpha(rgb: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
-    image = Image.fromarray(rgb)
-    if alpha is not None:
-        image.putalpha(Image.fromarray(alpha))
-    return image

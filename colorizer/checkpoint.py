@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from colorizer import __version__
+from colorizer.atomic import atomic_path
 from colorizer.model import ColorizationNet, build_model
 
 FORMAT = "colorizer-checkpoint"
@@ -28,15 +29,10 @@ def save_checkpoint(path: Path, payload: dict) -> None:
     """Write `payload` (plus format, version and project version) to `path` via a temp file and `os.replace`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save({"format": FORMAT, "version": VERSION, "colorizer_version": __version__, **payload}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save({"format": FORMAT, "version": VERSION, "colorizer_version": __version__, **payload}, f)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict:

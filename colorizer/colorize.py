@@ -45,8 +45,10 @@ def working_shape(height: int, width: int, size: int) -> tuple[int, int]:
     return max(16, round(height * scale)), max(16, round(width * scale))
 
 
-def as_photo(image: Image.Image | np.ndarray | str | Path) -> Photo:
+def as_photo(image: Image.Image | np.ndarray | str | Path | Photo) -> Photo:
     """A PIL image, an (H, W) / (H, W, 3|4) uint8 array or a path -> Photo (8-bit RGB + optional alpha)."""
+    if isinstance(image, Photo):
+        return image
     if isinstance(image, (str, Path)):
         return read_photo(Path(image))
     if isinstance(image, np.ndarray):
@@ -133,13 +135,23 @@ class Colorizer:
         """(H, W, 3) uint8 (gray or colour: only its lightness is used) -> colourised (H, W, 3) uint8, same size."""
         return self.recombine(rgb, self.predict_ab(self.network_input(rgb, size), temperature))
 
-    def colorize(self, image: Image.Image | np.ndarray | str | Path, size: int = DEFAULT_SIZE) -> Image.Image:
+    def colorize(
+        self,
+        image: Image.Image | np.ndarray | str | Path | Photo,
+        size: int = DEFAULT_SIZE,
+        temperature: float | None = None,
+    ) -> Image.Image:
         """Colourise a PIL image, a NumPy array or a file. Returns RGB, or RGBA when the input had alpha."""
         photo = as_photo(image)
-        result = Image.fromarray(self.colorize_rgb(photo.rgb, size))
-        if photo.alpha is not None:
-            result.putalpha(Image.fromarray(photo.alpha))
-        return result
+        return with_alpha(self.colorize_rgb(photo.rgb, size, temperature), photo.alpha)
+
+
+def with_alpha(rgb: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
+    """(H, W, 3) uint8 -> an RGB image, or RGBA with the photo's own alpha channel put back."""
+    image = Image.fromarray(rgb)
+    if alpha is not None:
+        image.putalpha(Image.fromarray(alpha))
+    return image
 
 
 def gray_preview(rgb: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from colorizer.atomic import atomic_path, atomic_write_text
 from colorizer.color import uint8_to_network
 from colorizer.images import open_image, resize_shorter_side
 from colorizer.parallel import parallel_map
@@ -98,18 +99,15 @@ def open_cache(root: Path, split: str, size: int, workers: int | None = None, pr
         arrays = parallel_map(
             load_content, tasks, workers or os.cpu_count() or 1, f"caching {split} at {size}px", progress
         )
-        tmp = data_path.with_suffix(f".{os.getpid()}.tmp")
         offsets, shapes, offset = [], [], 0
-        with open(tmp, "wb") as f:
+        with atomic_path(data_path) as tmp, open(tmp, "wb") as f:
             for array in arrays:
                 f.write(np.ascontiguousarray(array).tobytes())
                 offsets.append(offset)
                 shapes.append(list(array.shape))
                 offset += array.size
-        os.replace(tmp, data_path)
-        index_tmp = index_path.with_suffix(f".{os.getpid()}.tmp")
-        index_tmp.write_text(json.dumps({"files": [r["file"] for r in records], "offsets": offsets, "shapes": shapes}))
-        os.replace(index_tmp, index_path)
+        index = {"files": [r["file"] for r in records], "offsets": offsets, "shapes": shapes}
+        atomic_write_text(index_path, json.dumps(index))  # written last: its presence marks a complete cache
     return ImageCache(data_path, json.loads(index_path.read_text()))
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from colorizer.atomic import atomic_path, atomic_write_text
 from colorizer.colorize import Colorizer, gray_preview
 from colorizer.data import split_records
 from colorizer.figures import save_comparison
@@ -79,15 +79,11 @@ def evaluate(
 
 
 def _write_outputs(out: Path, result: dict, rows: list[dict], figure_rows: list) -> None:
-    tmp = out / ".metrics.json.tmp"
-    tmp.write_text(json.dumps(result, indent=1) + "\n")
-    os.replace(tmp, out / "metrics.json")
-    tmp = out / ".metrics.csv.tmp"
-    with open(tmp, "w", newline="") as f:
+    atomic_write_text(out / "metrics.json", json.dumps(result, indent=1) + "\n")
+    with atomic_path(out / "metrics.csv") as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, ["image", "method", *METRICS])
         writer.writeheader()
         writer.writerows({k: round(v, 5) if isinstance(v, float) else v for k, v in r.items()} for r in rows)
-    os.replace(tmp, out / "metrics.csv")
     for i in range(0, len(figure_rows), ROWS_PER_FIGURE):
         save_comparison(figure_rows[i : i + ROWS_PER_FIGURE], out / f"comparison_{i // ROWS_PER_FIGURE + 1:02d}.png")
 

@@ -16,6 +16,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps
 
+from colorizer.atomic import atomic_path
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 DEFAULT_MAX_PIXELS = 200_000_000  # refuse to decode images beyond this (decompression bombs)
 _GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
@@ -134,10 +136,5 @@ def resize_shorter_side(image: Image.Image, size: int) -> Image.Image:
 
 def atomic_save(image: Image.Image, path: Path, format: str, **params) -> None:
     """Write `image` to `path` through a temporary file in the same folder, so a crash never leaves half a file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         image.save(tmp, format=format, **params)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

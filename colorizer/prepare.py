@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from colorizer.atomic import atomic_write_text
 from colorizer.images import (
     DEFAULT_MAX_PIXELS,
     ImageReadError,
@@ -129,10 +130,7 @@ def load_manifest(out: Path) -> dict | None:
 
 
 def write_manifest(out: Path, manifest: dict) -> None:
-    path = Path(out) / MANIFEST
-    tmp = path.with_name(f".{MANIFEST}.tmp")
-    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(Path(out) / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
 
 def assign_splits(new: list[str], existing_val: int, total: int, val_fraction: float, seed: int) -> set[str]:

@@ -119,10 +119,7 @@ def create_app(colorizer: Colorizer, limits: ServeLimits | None = None) -> FastA
         del data
 
         def work() -> bytes:
-            result = Image.fromarray(colorizer.colorize_rgb(photo.rgb, size, temperature))
-            if photo.alpha is not None:
-                result.putalpha(Image.fromarray(photo.alpha))
-            return encode(result, format)
+            return encode(colorizer.colorize(photo, size, temperature), format)
 
         body = await run_in_threadpool(queue.run, work)
         return Response(body, media_type=MEDIA_TYPES[format])

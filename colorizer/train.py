@@ -30,6 +30,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, Sampler, Subset
 from tqdm import tqdm
 
+from colorizer.atomic import atomic_write_text
 from colorizer.checkpoint import load_checkpoint, save_checkpoint, unwrap
 from colorizer.color import network_to_rgb, uint8_to_network
 from colorizer.config import RESUME_MUST_MATCH, TrainConfig
@@ -282,8 +283,8 @@ def make_loaders(cfg: TrainConfig, ctx: Context):
 
 def _write_config(cfg: TrainConfig, out: Path) -> None:
     lines = [f"{k} = {json.dumps(v)}" for k, v in dataclasses.asdict(cfg).items()]
-    (out / "config.toml").write_text(
-        "# the resolved config of this run; reuse it with --config\n" + "\n".join(lines) + "\n"
+    atomic_write_text(
+        out / "config.toml", "# the resolved config of this run; reuse it with --config\n" + "\n".join(lines) + "\n"
     )
 
 
@@ -448,6 +449,4 @@ def _train(cfg: TrainConfig, ctx: Context) -> dict:
 
 
 def _write_history(out: Path, history: list[dict]) -> None:
-    tmp = out / ".log.jsonl.tmp"
-    tmp.write_text("".join(json.dumps(row) + "\n" for row in history))
-    os.replace(tmp, out / "log.jsonl")
+    atomic_write_text(out / "log.jsonl", "".join(json.dumps(row) + "\n" for row in history))
