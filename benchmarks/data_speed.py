@@ -10,8 +10,8 @@ from pathlib import Path
 from torch.utils.data import DataLoader
 
 from benchmarks.common import PHOTOS, median_time, table
-from colorizer.data import ColorizationDataset
 from colorizer.prepare import PrepareSettings, run_prepare
+from colorizer.training.data import ColorizationDataset
 
 PAPER_SETTINGS = PrepareSettings(size=2000, quality=90)  # the paper: 2000-px squares, recompressed
 

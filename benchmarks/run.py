@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import data_speed, inference_speed, serve_speed
+from benchmarks import data_speed, inference_speed, light_inference, serve_speed
 from benchmarks.common import PHOTOS, machine, table
 from benchmarks.train_speed import images_per_second
 
@@ -67,7 +67,13 @@ def main() -> None:
         work = Path(tmp)
         data_section, data = data_speed.run(work)
         print(data_section, file=sys.stderr)
-        sections = [data_section, training_section(data), inference_speed.run(work), serve_speed.run()]
+        sections = [
+            data_section,
+            training_section(data),
+            light_inference.run(work / "light"),
+            inference_speed.run(work),
+            serve_speed.run(),
+        ]
     header = [
         "# Benchmarks",
         "",

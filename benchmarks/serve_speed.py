@@ -15,8 +15,8 @@ import uvicorn
 from PIL import Image
 
 from benchmarks.common import PHOTOS, median_time, table
-from colorizer.colorize import Colorizer
-from colorizer.serve import ServeLimits, create_app
+from colorizer.inference.photos import Colorizer
+from colorizer.inference.serve import ServeLimits, create_app
 
 
 def run() -> str:

@@ -15,10 +15,10 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler
 
 from benchmarks.common import machine, table
-from colorizer.config import TrainConfig
-from colorizer.data import ColorizationDataset
-from colorizer.heads import RegressionHead
-from colorizer.train import Context, build_training_model, choose_precision, compute_loss
+from colorizer.training.config import TrainConfig
+from colorizer.training.data import ColorizationDataset
+from colorizer.training.heads import RegressionHead
+from colorizer.training.train import Context, build_training_model, choose_precision, compute_loss
 
 
 def _sync(device: torch.device) -> None:

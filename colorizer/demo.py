@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from colorizer.batch import colorize_paths
-from colorizer.colorize import Colorizer, gray_preview
 from colorizer.figures import save_comparison
 from colorizer.images import read_photo
+from colorizer.inference.batch import colorize_paths
+from colorizer.inference.color import gray_preview
+from colorizer.inference.photos import Colorizer
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES, OUTPUT = ROOT / "examples", ROOT / "demo-output"

@@ -29,12 +29,23 @@ class ImageReadError(Exception):
 
 @dataclass
 class Photo:
-    """A decoded photo: (H, W, 3) uint8 RGB, its alpha (H, W) uint8 or None, and whether its file was grayscale."""
+    """A decoded photo: its pixels ((H, W) uint8 for a grayscale file, (H, W, 3) RGB otherwise), its alpha (H, W)
+    uint8 or None, whether its file was grayscale, and its format."""
 
-    rgb: np.ndarray
+    pixels: np.ndarray
     alpha: np.ndarray | None
     grayscale_mode: bool
     format: str | None
+
+    @property
+    def rgb(self) -> np.ndarray:
+        """(H, W, 3) uint8 RGB (a gray photo's channel repeated)."""
+        return self.pixels if self.pixels.ndim == 3 else np.repeat(self.pixels[..., None], 3, axis=2)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) as displayed."""
+        return self.pixels.shape[1], self.pixels.shape[0]
 
 
 def find_images(root: Path, exclude: Path | None = None) -> list[Path]:
@@ -82,7 +93,7 @@ def open_image(
 
 
 def to_photo(image: Image.Image) -> Photo:
-    """Any PIL mode -> 8-bit RGB (+ alpha). Palette, LA/RGBA, CMYK and 16-bit images are all handled."""
+    """Any PIL mode -> 8-bit gray or RGB (+ alpha). Palette, LA/RGBA, CMYK and 16-bit images are all handled."""
     mode = image.mode
     alpha = None
     if mode == "P":
@@ -95,11 +106,12 @@ def to_photo(image: Image.Image) -> Photo:
         values = np.asarray(image).astype(np.float64)
         if values.max(initial=0) > 255:  # 16-bit data
             values = values / 257.0
-        gray = np.clip(np.rint(values), 0, 255).astype(np.uint8)
-        rgb = np.repeat(gray[..., None], 3, axis=2)
+        pixels = np.clip(np.rint(values), 0, 255).astype(np.uint8)
+    elif image.mode in ("1", "L", "LA", "La"):
+        pixels = np.array(image.convert("L"))  # one channel: a third of the memory and work of RGB
     else:
-        rgb = np.array(image.convert("RGB"))  # writable: torch.from_numpy needs that
-    return Photo(np.ascontiguousarray(rgb), alpha, mode in _GRAY_MODES, image.format)
+        pixels = np.array(image.convert("RGB"))  # writable: torch.from_numpy needs that
+    return Photo(np.ascontiguousarray(pixels), alpha, mode in _GRAY_MODES, image.format)
 
 
 def read_photo(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, longest_side: int | None = None) -> Photo:

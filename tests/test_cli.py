@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from colorizer.cli import build_parser, main
-from colorizer.config import TrainConfig, resolve_config
+from colorizer.training.config import TrainConfig, resolve_config
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = ["prepare", "train", "colorize", "evaluate", "export", "serve"]

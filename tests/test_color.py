@@ -1,4 +1,5 @@
-"""The colour core against scikit-image, and the network scaling as a round trip."""
+"""Both runtimes' colour conversions (torch for training, NumPy for colourising) against scikit-image and each other,
+and the network scaling as a round trip."""
 
 import itertools
 
@@ -7,7 +8,8 @@ import pytest
 import torch
 from skimage import color as skcolor
 
-from colorizer import color
+from colorizer.inference import color as npcolor
+from colorizer.training import color
 
 
 def _random_and_corner_colours() -> np.ndarray:
@@ -67,3 +69,54 @@ def test_network_scaling_round_trip():
 def test_scaling_inverses(x):
     assert torch.allclose(color.denormalize_l(color.normalize_l(x)), x)
     assert torch.allclose(color.denormalize_ab(color.normalize_ab(x - 50)), x - 50)
+
+
+# --- the NumPy conversions that colourising uses, against scikit-image and against the torch ones ----------------
+
+
+def _uint8_colours() -> np.ndarray:
+    return np.round(_random_and_corner_colours() * 255).astype(np.uint8)[:, None, :]  # (N, 1, 3)
+
+
+def test_numpy_lightness_matches_skimage_for_rgb_and_gray():
+    colours = _uint8_colours()
+    reference = skcolor.rgb2lab(colours)[..., 0]
+    assert np.abs(npcolor.lightness(colours) - reference).max() < 0.01
+    gray = np.arange(256, dtype=np.uint8)[None]
+    gray_reference = skcolor.rgb2lab(np.repeat(gray[..., None], 3, axis=2))[..., 0]
+    assert np.abs(npcolor.lightness(gray) - gray_reference).max() < 1e-3
+    assert npcolor.lightness(gray).dtype == np.float32
+
+
+def test_numpy_rgb_to_lab_matches_skimage():
+    colours = _uint8_colours()
+    assert np.abs(npcolor.rgb_to_lab(colours) - skcolor.rgb2lab(colours)).max() < 1e-3
+
+
+def test_numpy_round_trip_is_exact_in_gamut():
+    colours = _uint8_colours()
+    lab = npcolor.rgb_to_lab(colours).astype(np.float32)
+    back = npcolor.lab_to_rgb(lab[..., 0], lab[..., 1], lab[..., 2])
+    assert back.dtype == np.uint8 and np.abs(back.astype(int) - colours).max() == 0
+
+
+def test_numpy_and_torch_agree_out_of_gamut_and_on_upsampling():
+    """The full-resolution recombination (bilinear ab upsampling + LAB -> sRGB, clipped) against the torch path,
+    on a photo tall enough to be converted in several strips by several threads."""
+    rng = np.random.default_rng(1)
+    height = npcolor.STRIP_ROWS * 4 + 7
+    lightness = rng.uniform(0, 100, (height, 83)).astype(np.float32)
+    ab = (rng.standard_normal((2, 13, 17)) * 60).astype(np.float32)  # far outside sRGB in places
+    ours = npcolor.colorize_lightness(lightness, ab)
+    ab_full = torch.nn.functional.interpolate(torch.from_numpy(ab)[None], size=(height, 83), mode="bilinear")
+    lab = torch.cat([torch.from_numpy(lightness)[None, None], ab_full], dim=1)
+    theirs = (color.lab_to_rgb(lab)[0] * 255).round().byte().permute(1, 2, 0).numpy()
+    assert np.abs(ours.astype(int) - theirs).max() <= 1
+
+
+def test_numpy_scaling_matches_torch_and_inverts():
+    values = np.array([0.0, 12.5, 50.0, 100.0], np.float32)
+    assert np.allclose(npcolor.normalize_l(values), color.normalize_l(torch.from_numpy(values)).numpy())
+    assert np.allclose(npcolor.normalize_ab(values - 50), color.normalize_ab(torch.from_numpy(values - 50)).numpy())
+    assert np.allclose(npcolor.denormalize_l(npcolor.normalize_l(values)), values)
+    assert np.allclose(npcolor.denormalize_ab(npcolor.normalize_ab(values - 50)), values - 50)

@@ -1,16 +1,15 @@
-"""`colorizer colorize` and the Python API: full resolution, orientation, lightness, modes, failures, no overwrite."""
+"""`colorizer colorize` and the Python API (ONNX Runtime): full resolution, orientation, lightness, modes, failures,
+no overwrite."""
 
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from colorizer import Colorizer
 from colorizer.cli import main
-from colorizer.color import rgb_to_lab
-from colorizer.colorize import gray_preview
+from colorizer.inference.color import gray_preview, rgb_to_lab
 from tests.conftest import colour_photo, tree_hashes
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -22,8 +21,7 @@ def colorizer() -> Colorizer:
 
 
 def _lab(image: Image.Image) -> np.ndarray:
-    rgb = torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1)[None].float() / 255
-    return rgb_to_lab(rgb)[0].numpy()  # (3, H, W)
+    return rgb_to_lab(np.asarray(image.convert("RGB"))).transpose(2, 0, 1)  # (3, H, W)
 
 
 def _assert_same_lightness(source: Image.Image, result: Image.Image) -> None:
@@ -43,7 +41,7 @@ def test_colour_input_is_turned_gray_first(colorizer):
     source = colour_photo(120, 80, seed=5)
     rgb = np.asarray(source)
     gray = gray_preview(rgb)  # the same LAB lightness, no colour
-    assert torch.allclose(colorizer.network_input(rgb, 512), colorizer.network_input(gray, 512), atol=0.01)
+    assert np.allclose(colorizer.network_input(rgb, 512), colorizer.network_input(gray, 512), atol=0.01)
     difference = np.abs(np.asarray(colorizer.colorize(source)).astype(int) - np.asarray(colorizer.colorize(gray)))
     assert difference.mean() < 4.0
 

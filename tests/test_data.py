@@ -8,9 +8,9 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from colorizer.color import network_to_rgb
-from colorizer.data import ColorizationDataset, DataError
 from colorizer.prepare import PrepareSettings, run_prepare
+from colorizer.training.color import network_to_rgb
+from colorizer.training.data import ColorizationDataset, DataError
 from tests.conftest import colour_photo
 
 

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from colorizer import metrics
 from colorizer.cli import main
+from colorizer.training import metrics
 from tests.conftest import colour_photo
 
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from colorizer.color import rgb_to_lab, uint8_to_network
-from colorizer.heads import (
+from colorizer.training.color import rgb_to_lab, uint8_to_network
+from colorizer.training.heads import (
     GRID,
     ClassificationHead,
     RegressionHead,
@@ -16,7 +16,7 @@ from colorizer.heads import (
     rebalancing_weights,
     soft_encode,
 )
-from colorizer.model import build_model
+from colorizer.training.model import build_model
 
 
 def test_bins_are_exactly_the_in_gamut_cells():

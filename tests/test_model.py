@@ -6,8 +6,8 @@ import pytest
 import torch
 from torchvision.models import resnet18
 
-from colorizer.encoders import RESNET18_IMAGENET_FILE, WeightsError, load_resnet18_weights
-from colorizer.model import build_model
+from colorizer.training.encoders import RESNET18_IMAGENET_FILE, WeightsError, load_resnet18_weights
+from colorizer.training.model import build_model
 
 
 def test_paper_model_has_the_papers_parameter_count():

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from colorizer import Colorizer
-from colorizer.serve import ServeLimits, create_app
+from colorizer.inference.serve import ServeLimits, create_app
 from tests.conftest import colour_photo
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

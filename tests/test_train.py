@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from colorizer.checkpoint import CheckpointError, load_checkpoint
 from colorizer.cli import main
-from colorizer.config import TrainConfig
-from colorizer.train import TrainError, train
+from colorizer.training.checkpoint import CheckpointError, load_checkpoint
+from colorizer.training.config import TrainConfig
+from colorizer.training.train import TrainError, train
 
 FAST = ["--size", "32", "--batch-size", "4", "--workers", "0", "--no-progress", "--samples", "2"]
 
@@ -193,7 +193,7 @@ def test_errors_are_clear(prepared, tmp_path, capsys):
 
 
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(prepared, tmp_path, monkeypatch):
-    import colorizer.train as train_module
+    import colorizer.training.train as train_module
 
     real_loss, calls = train_module.compute_loss, {"n": 0}
 

@@ -1,6 +1,7 @@
-"""Colour conventions in one place: sRGB <-> CIE LAB (D65) in torch, and the network's scaling of L and ab.
+"""sRGB <-> CIE LAB (D65) and the network's scaling of L and ab, in torch (training; inference uses NumPy).
 
-Every conversion here is batched, works on any device and keeps float32. Each function sits next to its inverse:
+The constants come from `colorizer.conventions`, shared with `colorizer.inference.color`. Every conversion here is
+batched, works on any device and keeps float32. Each function sits next to its inverse:
 
     rgb (B, 3, H, W) in [0, 1]  --rgb_to_lab-->  lab (B, 3, H, W): L in [0, 100], a/b roughly in [-110, 110]
     L   in [0, 100]             --normalize_l-->  [-1, 1]          (network input)
@@ -11,21 +12,21 @@ from __future__ import annotations
 
 import torch
 
-# sRGB primaries with the D65 white point (the same constants as scikit-image).
-_RGB_TO_XYZ = torch.tensor(
-    [
-        [0.412453, 0.357580, 0.180423],
-        [0.212671, 0.715160, 0.072169],
-        [0.019334, 0.119193, 0.950227],
-    ]
+from colorizer.conventions import (
+    AB_SCALE,
+    L_SCALE,
+    LAB_EPSILON,
+    LAB_KAPPA,
+    LINEAR_KNEE,
+    RGB_TO_XYZ,
+    SRGB_KNEE,
+    WHITE_D65,
 )
-_XYZ_TO_RGB = torch.linalg.inv(_RGB_TO_XYZ.double()).float()
-_WHITE_D65 = torch.tensor([0.95047, 1.0, 1.08883])
-_EPS = (6 / 29) ** 3  # 0.008856: where the LAB cube root switches to its linear segment
-_KAPPA = 1 / (3 * (6 / 29) ** 2)  # 7.787
 
-L_SCALE = 50.0  # L in [0, 100] <-> [-1, 1]
-AB_SCALE = 110.0  # ab in about [-110, 110] <-> about [-1, 1]
+_RGB_TO_XYZ = torch.tensor(RGB_TO_XYZ)
+_XYZ_TO_RGB = torch.linalg.inv(_RGB_TO_XYZ.double()).float()
+_WHITE_D65 = torch.tensor(WHITE_D65)
+_EPS, _KAPPA = LAB_EPSILON, LAB_KAPPA
 
 
 def _apply_matrix(x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
@@ -34,11 +35,11 @@ def _apply_matrix(x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
 
 
 def srgb_to_linear(rgb: torch.Tensor) -> torch.Tensor:
-    return torch.where(rgb <= 0.04045, rgb / 12.92, ((rgb.clamp(min=0) + 0.055) / 1.055) ** 2.4)
+    return torch.where(rgb <= SRGB_KNEE, rgb / 12.92, ((rgb.clamp(min=0) + 0.055) / 1.055) ** 2.4)
 
 
 def linear_to_srgb(linear: torch.Tensor) -> torch.Tensor:
-    return torch.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear.clamp(min=0) ** (1 / 2.4) - 0.055)
+    return torch.where(linear <= LINEAR_KNEE, linear * 12.92, 1.055 * linear.clamp(min=0) ** (1 / 2.4) - 0.055)
 
 
 def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:

@@ -21,8 +21,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from PIL import Image
 
-from colorizer.colorize import DEFAULT_SIZE, Colorizer
 from colorizer.images import ImageReadError, open_image, to_photo
+from colorizer.inference.formats import SAVE_OPTIONS
+from colorizer.inference.photos import DEFAULT_SIZE, Colorizer
 
 PAGE = Path(__file__).parent / "static" / "index.html"
 MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
@@ -72,7 +73,7 @@ def encode(image: Image.Image, fmt: str) -> bytes:
     buffer = io.BytesIO()
     if fmt == "jpeg" and image.mode == "RGBA":
         image = image.convert("RGB")  # JPEG has no alpha; ask for png or webp to keep it
-    image.save(buffer, format=fmt.upper(), **({"quality": 95} if fmt in ("jpeg", "webp") else {}))
+    image.save(buffer, format=fmt.upper(), **SAVE_OPTIONS[fmt])
     return buffer.getvalue()
 
 
@@ -80,7 +81,6 @@ def create_app(colorizer: Colorizer, limits: ServeLimits | None = None) -> FastA
     """The web app: GET / (the page), GET /api/info, POST /api/colorize. OpenAPI docs at /docs."""
     limits = limits or ServeLimits()
     queue = InferenceQueue(limits.max_queue)
-    is_classifier = colorizer.head.state()["kind"] == "classification"
     app = FastAPI(title="colorizer", summary="Colourise grayscale photos, at their full resolution.")
     app.state.queue, app.state.limits = queue, limits
 
@@ -95,7 +95,7 @@ def create_app(colorizer: Colorizer, limits: ServeLimits | None = None) -> FastA
             "max_upload_mb": limits.max_upload_mb,
             "max_megapixels": limits.max_megapixels,
             "default_size": DEFAULT_SIZE,
-            "temperature": colorizer.head.state().get("temperature") if is_classifier else None,
+            "temperature": colorizer.session.default_temperature,
             "model": colorizer.metadata.get("model_config", {}),
         }
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from colorizer.color import AB_SCALE, rgb_to_lab
+from colorizer.training.color import AB_SCALE, rgb_to_lab
 
 GRID = 10.0  # ab bin width
 SIGMA = 5.0  # Gaussian of the soft encoding and of the prior's smoothing, in ab units

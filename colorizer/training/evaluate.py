@@ -18,11 +18,12 @@ from PIL import Image
 from tqdm import tqdm
 
 from colorizer.atomic import atomic_path, atomic_write_text
-from colorizer.colorize import Colorizer, gray_preview
-from colorizer.data import split_records
 from colorizer.figures import save_comparison
 from colorizer.images import ImageReadError, find_images, looks_grayscale, open_image, read_photo, resize_longer_side
-from colorizer.metrics import all_metrics
+from colorizer.inference.color import gray_preview
+from colorizer.inference.photos import Colorizer
+from colorizer.training.data import split_records
+from colorizer.training.metrics import all_metrics
 
 METRICS = ("psnr", "ssim", "delta_e", "auc", "colourfulness", "colourfulness_truth")
 ROWS_PER_FIGURE = 4
@@ -61,7 +62,7 @@ def evaluate(
     rows, figure_rows = [], []
     for name, truth in tqdm(images, desc="evaluating", unit="img", disable=not progress, file=sys.stderr):
         gray = gray_preview(truth)
-        prediction = colorizer.colorize_rgb(truth, size=size)
+        prediction = colorizer.colorize_array(truth, size=size)
         rows.append({"image": name, "method": "model", **all_metrics(truth, prediction)})
         rows.append({"image": name, "method": "gray", **all_metrics(truth, gray)})
         if len(figure_rows) < figures:

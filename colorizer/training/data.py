@@ -23,10 +23,10 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from colorizer.atomic import atomic_path, atomic_write_text
-from colorizer.color import uint8_to_network
 from colorizer.images import open_image, resize_shorter_side
 from colorizer.parallel import parallel_map
 from colorizer.prepare import load_manifest
+from colorizer.training.color import uint8_to_network
 
 CACHE_VERSION = 1
 

@@ -31,13 +31,13 @@ from torch.utils.data import DataLoader, DistributedSampler, Sampler, Subset
 from tqdm import tqdm
 
 from colorizer.atomic import atomic_write_text
-from colorizer.checkpoint import load_checkpoint, save_checkpoint, unwrap
-from colorizer.color import network_to_rgb, uint8_to_network
-from colorizer.config import RESUME_MUST_MATCH, TrainConfig
-from colorizer.data import ColorizationDataset, open_cache
 from colorizer.figures import plot_loss, save_comparison
-from colorizer.heads import ClassificationHead, RegressionHead, ab_bins, head_from_state, prior_from_images
-from colorizer.model import build_model
+from colorizer.training.checkpoint import load_checkpoint, save_checkpoint, unwrap
+from colorizer.training.color import network_to_rgb, uint8_to_network
+from colorizer.training.config import RESUME_MUST_MATCH, TrainConfig
+from colorizer.training.data import ColorizationDataset, open_cache
+from colorizer.training.heads import ClassificationHead, RegressionHead, ab_bins, head_from_state, prior_from_images
+from colorizer.training.model import build_model
 
 
 class TrainError(Exception):

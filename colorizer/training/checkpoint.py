@@ -15,7 +15,7 @@ from torch import nn
 
 from colorizer import __version__
 from colorizer.atomic import atomic_path
-from colorizer.model import ColorizationNet, build_model
+from colorizer.training.model import ColorizationNet, build_model
 
 FORMAT = "colorizer-checkpoint"
 VERSION = 1

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models import resnet18
 
-from colorizer.encoders import EfficientNetLite0Encoder, WeightsError, load_resnet18_weights
+from colorizer.training.encoders import EfficientNetLite0Encoder, WeightsError, load_resnet18_weights
 
 
 def conv_bn_relu(in_channels: int, out_channels: int) -> list[nn.Module]:
@@ -100,9 +100,12 @@ class ColorizationNet(nn.Module):
         stride = self.encoder.stride
         pad_h, pad_w = -height % stride, -width % stride
         x = F.pad(l_norm, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else l_norm
-        features = self.encoder(x)
-        out = self.decoder(features, x) if isinstance(self.decoder, UNetDecoder) else self.decoder(features)
-        return out[..., :height, :width]
+        return self.predict(x)[..., :height, :width]
+
+    def predict(self, l_norm: torch.Tensor) -> torch.Tensor:
+        """forward for inputs whose sides are multiples of the encoder's stride (what the ONNX export holds)."""
+        features = self.encoder(l_norm)
+        return self.decoder(features, l_norm) if isinstance(self.decoder, UNetDecoder) else self.decoder(features)
 
 
 def build_model(encoder: str = "resnet18", pretrained: str = "none", out_channels: int = 2) -> ColorizationNet:

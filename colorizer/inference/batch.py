@@ -1,0 +1,176 @@
+"""`colorizer colorize INPUT... --out DIR`: colourise files, folders and globs, mirroring folders under DIR.
+
+Photos are decoded ahead in threads while the network runs; photos whose working size is the same go through the
+network as one batch; outputs are recombined, encoded and written in threads behind it (Pillow, NumPy and ONNX
+Runtime all release the GIL). Each output is written atomically; an existing output is never replaced without
+--overwrite; a file that cannot be read is reported and the rest goes on.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from colorizer.figures import save_comparison
+from colorizer.images import IMAGE_EXTENSIONS, ImageReadError, Photo, atomic_save, find_images, read_photo
+from colorizer.inference.color import gray_preview
+from colorizer.inference.formats import FORMAT_OF_SUFFIX, FORMATS, KEEPS_ALPHA, SAVE_OPTIONS
+from colorizer.inference.photos import DEFAULT_SIZE, Colorizer, with_alpha, working_shape
+
+READ_AHEAD = 4  # photos decoded ahead of the network
+WRITE_BEHIND = 4  # outputs being recombined and written behind it
+
+
+@dataclass
+class Job:
+    source: Path
+    relative: Path  # where the output goes under DIR (suffix from the source)
+
+
+@dataclass
+class Summary:
+    written: list[Path] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[dict] = field(default_factory=list)
+
+
+def collect_jobs(inputs: list[str], out_dir: Path, summary: Summary) -> list[Job]:
+    """Files, folders (recursive, DIR itself excluded) and globs -> jobs; names that match nothing are failures."""
+    jobs = []
+    for spec in inputs:
+        path = Path(spec)
+        if path.is_dir():
+            jobs += [Job(f, f.relative_to(path)) for f in find_images(path, exclude=out_dir)]
+        elif path.is_file():
+            jobs.append(Job(path, Path(path.name)))
+        elif any(c in spec for c in "*?["):
+            matches = [Path(m) for m in sorted(glob.glob(spec, recursive=True))]
+            jobs += [Job(m, Path(m.name)) for m in matches if m.is_file() and m.suffix.lower() in IMAGE_EXTENSIONS]
+            if not matches:
+                summary.failed.append({"source": spec, "reason": "no file matches this pattern"})
+        else:
+            summary.failed.append({"source": spec, "reason": "no such file or folder"})
+    return jobs
+
+
+def output_format(job: Job, requested: str | None, has_alpha: bool) -> str:
+    fmt = requested or FORMAT_OF_SUFFIX.get(job.source.suffix.lower(), "png")
+    return "png" if has_alpha and fmt not in KEEPS_ALPHA else fmt  # alpha is kept: PNG where the format can't
+
+
+def _read(job: Job) -> Photo | str:
+    try:
+        return read_photo(job.source)
+    except (ImageReadError, OSError) as err:
+        return str(err)
+
+
+def read_ahead(pool: ThreadPoolExecutor, jobs: list[Job], ahead: int = READ_AHEAD) -> Iterator[tuple[Job, Photo | str]]:
+    """(job, photo or the reason it could not be read), in order, decoding up to `ahead` photos in advance."""
+    pending: deque[tuple[Job, Future]] = deque()
+    for job in jobs:
+        pending.append((job, pool.submit(_read, job)))
+        if len(pending) > ahead:
+            done_job, future = pending.popleft()
+            yield done_job, future.result()
+    while pending:
+        done_job, future = pending.popleft()
+        yield done_job, future.result()
+
+
+def _destination(out_dir: Path, job: Job, fmt: str) -> Path:
+    return out_dir / job.relative.with_suffix(FORMATS[fmt])
+
+
+def colorize_paths(
+    colorizer: Colorizer,
+    inputs: list[str],
+    out_dir: Path,
+    size: int = DEFAULT_SIZE,
+    fmt: str | None = None,
+    compare: bool = False,
+    overwrite: bool = False,
+    batch_size: int = 4,
+    progress: bool = True,
+) -> Summary:
+    """Colourise every photo that `inputs` name into `out_dir`. Returns what was written, skipped and failed."""
+    out_dir, summary = Path(out_dir), Summary()
+    jobs = collect_jobs(inputs, out_dir, summary)
+    todo, claimed = [], set()
+    for job in jobs:
+        destination = _destination(out_dir, job, output_format(job, fmt, has_alpha=False))
+        if destination in claimed:
+            summary.failed.append({"source": str(job.source), "reason": f"another input also writes {destination}"})
+        elif destination.exists() and not overwrite:
+            summary.skipped.append(f"{job.source}: {destination} exists (pass --overwrite to replace it)")
+        else:
+            claimed.add(destination)
+            todo.append(job)
+    bar = tqdm(total=len(todo), desc="colourising", unit="img", disable=not progress, file=sys.stderr)
+    pending: list[tuple[Job, Photo, str]] = []
+    writes: deque[Future] = deque()
+
+    def write(job: Job, photo: Photo, fmt: str, ab: np.ndarray) -> None:
+        _write_output(colorizer, job, photo, fmt, ab, out_dir, compare, overwrite, summary)
+        bar.update()
+
+    def flush() -> None:
+        batch = np.concatenate([colorizer.network_input(photo.pixels, size) for _, photo, _ in pending])
+        ab = colorizer.predict_ab(batch)  # (B, 2, h, w)
+        for i, (job, photo, fmt) in enumerate(pending):
+            while len(writes) >= WRITE_BEHIND:
+                writes.popleft().result()
+            writes.append(writer.submit(write, job, photo, fmt, ab[i]))
+        pending.clear()
+
+    workers = max(2, min(4, os.cpu_count() or 1))
+    with (
+        bar,
+        ThreadPoolExecutor(2, "colorizer-read") as reader,
+        ThreadPoolExecutor(workers, "colorizer-write") as writer,
+    ):
+        for job, photo in read_ahead(reader, todo):
+            if isinstance(photo, str):
+                summary.failed.append({"source": str(job.source), "reason": photo})
+                bar.update()
+                continue
+            shape = working_shape(*photo.pixels.shape[:2], size)
+            if pending and (
+                len(pending) == batch_size or working_shape(*pending[0][1].pixels.shape[:2], size) != shape
+            ):
+                flush()
+            pending.append((job, photo, output_format(job, fmt, photo.alpha is not None)))
+        if pending:
+            flush()
+        while writes:
+            writes.popleft().result()
+    summary.written.sort()
+    return summary
+
+
+def _write_output(colorizer, job, photo, fmt, ab, out_dir, compare, overwrite, summary) -> None:
+    """Recombine one photo at full resolution and write it (and its comparison figure) atomically."""
+    destination = _destination(out_dir, job, fmt)
+    if destination.exists() and not overwrite:  # an alpha photo switched to PNG onto an existing file
+        summary.skipped.append(f"{job.source}: {destination} exists (pass --overwrite to replace it)")
+        return
+    try:
+        coloured = colorizer.recombine(photo.pixels, ab)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        atomic_save(with_alpha(coloured, photo.alpha), destination, fmt.upper(), **SAVE_OPTIONS[fmt])
+        if compare:
+            figure = destination.with_name(f"{destination.stem}_compare.png")
+            save_comparison([[photo.rgb, gray_preview(photo.pixels), coloured]], figure)
+    except OSError as err:
+        summary.failed.append({"source": str(job.source), "reason": f"could not write {destination}: {err}"})
+        return
+    summary.written.append(destination)

@@ -1,0 +1,130 @@
+"""A colorization model loaded in ONNX Runtime: the network plus what it needs to know about itself.
+
+    session = ModelSession.load()                 # the bundled model (colorizer/weights/colorizer.onnx)
+    ab = session.predict_ab(l_norm)               # (B, 1, h, w) L / 50 - 1  ->  (B, 2, h, w) ab in LAB units
+
+The ONNX graph (written by `colorizer export`) takes the normalised lightness at any size that is a multiple of the
+encoder's stride and returns ab in LAB units: regression and classification heads alike (a classification graph
+decodes its bins itself and takes the annealed-mean temperature as a second input). Padding to the stride happens
+here, so the graph has no shape arithmetic. The model's description (its config, head, metrics, stride) travels as
+JSON in the ONNX file's metadata under the key "colorizer". A training checkpoint (.pt) is exported on the fly when
+the training extra (torch) is installed; without it the error says how to export it once.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
+BUNDLED_MODEL = WEIGHTS / "colorizer.onnx"
+METADATA_KEY = "colorizer"
+FORMAT = "colorizer-onnx"
+VERSION = 1
+
+
+class ModelError(Exception):
+    """A model file that is missing, unreadable or not a colorizer model; the message names it and says why."""
+
+
+def _onnxruntime():
+    import onnxruntime
+
+    onnxruntime.set_default_logger_severity(3)  # errors only: ORT's warnings are not the user's business
+    return onnxruntime
+
+
+def providers_for(device: str) -> list[str]:
+    """ONNX Runtime execution providers for a --device value: cpu, or cuda (with onnxruntime-gpu), CPU fallback."""
+    available = _onnxruntime().get_available_providers()
+    if device.startswith("cuda"):
+        if "CUDAExecutionProvider" not in available:
+            raise ModelError("--device cuda needs onnxruntime-gpu (pip install onnxruntime-gpu) and an NVIDIA GPU")
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    if device != "cpu":
+        raise ModelError(f"--device {device!r}: choose cpu or cuda")
+    return ["CPUExecutionProvider"]
+
+
+def checkpoint_to_onnx(path: Path) -> bytes:
+    """A training checkpoint exported to ONNX in memory (needs the training extra)."""
+    try:
+        from colorizer.training.export import onnx_bytes
+    except ImportError:
+        raise ModelError(
+            f"{path} is a training checkpoint; colourising with it needs the training extra (pip install "
+            f"'photo-colorizer[train]'), or export it once where that is installed: colorizer export {path} model.onnx"
+        ) from None
+    from colorizer.training.checkpoint import CheckpointError
+
+    try:
+        return onnx_bytes(path)
+    except CheckpointError as err:
+        raise ModelError(str(err)) from None
+
+
+class ModelSession:
+    """One ONNX model in ONNX Runtime, reused across calls (thread-safe, as ORT sessions are)."""
+
+    def __init__(self, model: bytes | Path, name: str, device: str = "cpu"):
+        ort = _onnxruntime()
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle ORT threads sleep instead of spinning: decoding and writing threads share the cores with them.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        source = str(model) if isinstance(model, Path) else model
+        try:
+            self.session = ort.InferenceSession(source, options, providers=providers_for(device))
+        except ModelError:
+            raise
+        except Exception as err:  # ORT raises its own types for damaged or foreign protobufs
+            raise ModelError(f"{name} is not a readable ONNX model (damaged or not ONNX?): {err}") from None
+        raw = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+        if raw is None:
+            raise ModelError(f"{name} is an ONNX model, but not a colorizer model (no '{METADATA_KEY}' metadata)")
+        try:
+            self.metadata = json.loads(raw)
+        except json.JSONDecodeError as err:
+            raise ModelError(f"{name}: its colorizer metadata is not valid JSON ({err})") from None
+        if self.metadata.get("format") != FORMAT or self.metadata.get("version", 0) > VERSION:
+            raise ModelError(f"{name}: colorizer model format {self.metadata.get('version')} is not one this reads")
+        self.name = name
+        self.stride = int(self.metadata["stride"])
+        inputs = {i.name: i for i in self.session.get_inputs()}
+        self.input_channels = inputs["l"].shape[1]
+        self.has_temperature = "temperature" in inputs
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, device: str = "cpu") -> ModelSession:
+        """An .onnx file, a training checkpoint (.pt: exported on the fly), or the bundled model when None."""
+        path = BUNDLED_MODEL if path is None else Path(path)
+        if not path.is_file():
+            hint = "" if path != BUNDLED_MODEL else " (this installation has no bundled model; pass --model PATH)"
+            raise ModelError(f"model {path} does not exist{hint}")
+        with open(path, "rb") as f:
+            is_zip = f.read(4) == b"PK\x03\x04"  # torch.save writes zip archives; ONNX files are protobufs
+        if is_zip or path.suffix in (".pt", ".pth"):
+            return cls(checkpoint_to_onnx(path), str(path), device)
+        return cls(path, str(path), device)
+
+    @property
+    def head(self) -> dict:
+        return self.metadata.get("head", {"kind": "regression"})
+
+    @property
+    def default_temperature(self) -> float | None:
+        return self.head.get("temperature") if self.has_temperature else None
+
+    def predict_ab(self, network_input: np.ndarray, temperature: float | None = None) -> np.ndarray:
+        """(B, C, h, w) float32 network input (C = 1: L / 50 - 1) -> (B, 2, h, w) float32 ab in LAB units."""
+        height, width = network_input.shape[-2:]
+        pad_h, pad_w = -height % self.stride, -width % self.stride
+        if pad_h or pad_w:
+            network_input = np.pad(network_input, ((0, 0), (0, 0), (0, pad_h), (0, pad_w)), mode="edge")
+        feeds = {"l": np.ascontiguousarray(network_input, dtype=np.float32)}
+        if self.has_temperature:
+            feeds["temperature"] = np.array([temperature or self.default_temperature], dtype=np.float32)
+        (ab,) = self.session.run(["ab"], feeds)
+        return ab[..., :height, :width]

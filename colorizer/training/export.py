@@ -1,0 +1,111 @@
+"""Training checkpoint -> ONNX model for `colorizer.inference` (the only runtime that colourises).
+
+    colorizer export runs/x/best.pt model.onnx --metrics eval/metrics.json
+
+The graph is the network without its padding (the inference session pads to the stride in NumPy) followed by the
+head's decoding, so every model answers in ab LAB units: a regression head scales by 110, a classification head
+takes the annealed-mean temperature as a second input. What inference needs to know (model and training config,
+head, stride, metrics, project version) is stored as JSON in the ONNX metadata under "colorizer".
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from colorizer import __version__
+from colorizer.inference.session import FORMAT, METADATA_KEY, VERSION
+from colorizer.training.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint
+from colorizer.training.color import AB_SCALE
+from colorizer.training.heads import ClassificationHead, head_from_state
+
+OPSET = 17
+
+
+class InferenceGraph(nn.Module):
+    """(B, 1, H, W) L / 50 - 1, H and W multiples of the stride [, temperature (1,)] -> (B, 2, H, W) ab."""
+
+    def __init__(self, model: nn.Module, head):
+        super().__init__()
+        self.model = model
+        self.classification = isinstance(head, ClassificationHead)
+        if self.classification:
+            self.register_buffer("bins", head.bins.float())  # (Q, 2) ab centres
+
+    def forward(self, l_norm: torch.Tensor, temperature: torch.Tensor | None = None) -> torch.Tensor:
+        prediction = self.model.predict(l_norm)
+        if not self.classification:
+            return prediction * AB_SCALE
+        probabilities = torch.softmax(prediction / temperature, dim=1)  # annealed mean (Zhang et al. 2016)
+        return torch.einsum("bqhw,qc->bchw", probabilities, self.bins)
+
+
+def metadata_of(payload: dict, stride: int, metrics: dict | None = None) -> dict:
+    """The JSON description stored in the ONNX file (tensors such as the colour prior are left out)."""
+    head = {
+        k: v
+        for k, v in (payload.get("head") or {"kind": "regression", "loss": "mse"}).items()
+        if k in ("kind", "loss", "temperature")
+    }
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "colorizer_version": __version__,
+        "model_config": payload["model_config"],
+        "head": head,
+        "config": payload.get("config"),
+        "stride": stride,
+        "trained_epochs": payload.get("epoch", payload.get("trained_epochs")),
+        "best_val_loss": payload.get("best_val_loss"),
+        "metrics": metrics if metrics is not None else payload.get("metrics"),
+    }
+
+
+def onnx_bytes(source: Path | dict, metrics: dict | None = None) -> bytes:
+    """A checkpoint (path or loaded payload) as a serialised ONNX model with its metadata."""
+    payload = load_checkpoint(Path(source)) if not isinstance(source, dict) else source
+    model = model_from_checkpoint(payload)
+    head = head_from_state(payload.get("head"))
+    graph = InferenceGraph(model, head).eval()
+    stride = model.encoder.stride
+    example = (torch.zeros(1, 1, 2 * stride, 2 * stride),)
+    names, axes = ["l"], {"l": {0: "batch", 2: "height", 3: "width"}, "ab": {0: "batch", 2: "height", 3: "width"}}
+    if graph.classification:
+        example, names = (*example, torch.tensor([0.38])), ["l", "temperature"]
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notes
+        torch.onnx.export(
+            graph,
+            example,
+            buffer,
+            input_names=names,
+            output_names=["ab"],
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            dynamo=False,
+        )
+    import onnx
+
+    proto = onnx.load_from_string(buffer.getvalue())
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps(metadata_of(payload, stride, metrics))
+    proto.producer_name = "colorizer"
+    return proto.SerializeToString()
+
+
+def export_onnx(source: Path, destination: Path, metrics: dict | None = None) -> None:
+    """Write `source`'s ONNX model to `destination` (never over an existing file; atomically)."""
+    from colorizer.atomic import atomic_path
+
+    destination = Path(destination)
+    if destination.exists():
+        raise CheckpointError(f"{destination} exists; remove it first (exports never overwrite)")
+    data = onnx_bytes(source, metrics)
+    with atomic_path(destination) as tmp:
+        tmp.write_bytes(data)

@@ -1,0 +1,191 @@
+"""The ONNX path: export keeps the metadata, both heads export, PyTorch and ONNX Runtime agree on real photos,
+checkpoints load on the fly, damaged and foreign model files get clear errors, and colourising never needs torch."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage.color import deltaE_ciede2000, rgb2lab
+
+from colorizer import Colorizer
+from colorizer.cli import main
+from colorizer.inference.session import BUNDLED_MODEL, ModelError, ModelSession
+from colorizer.training import color
+from colorizer.training.checkpoint import load_checkpoint, model_from_checkpoint
+from colorizer.training.export import onnx_bytes
+from colorizer.training.heads import head_from_state
+from tests.conftest import colour_photo
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+BUNDLED_CHECKPOINT = ROOT / "recipes" / "bundled-model.pt"  # the training checkpoint the bundled ONNX came from
+FAST = ["--size", "32", "--batch-size", "4", "--workers", "0", "--no-progress", "--samples", "2", "--epochs", "1"]
+
+
+def _torch_colorize(payload: dict, rgb: np.ndarray, size: int = 512) -> np.ndarray:
+    """The reference: the checkpoint's network in PyTorch with torch LAB, as training's sample grids compute it."""
+    model, head = model_from_checkpoint(payload), head_from_state(payload.get("head"))
+    photo = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255
+    height, width = rgb.shape[:2]
+    scale = min(1.0, size / max(height, width))
+    small = np.asarray(Image.fromarray(rgb).resize((round(width * scale), round(height * scale)), Image.BILINEAR))
+    small_l = color.rgb_to_lightness(torch.from_numpy(np.array(small)).permute(2, 0, 1)[None] / 255)
+    with torch.no_grad():
+        ab = color.denormalize_ab(head.decode(model(color.normalize_l(small_l))))
+    ab = torch.nn.functional.interpolate(ab, size=(height, width), mode="bilinear")
+    lab = torch.cat([color.rgb_to_lightness(photo), ab], dim=1)
+    return (color.lab_to_rgb(lab)[0] * 255).round().byte().permute(1, 2, 0).numpy()
+
+
+@pytest.mark.parametrize("name", ["windmill.jpg", "squirrel.jpg", "leuven.jpg", "camera.png"])
+def test_pytorch_and_onnx_runtime_agree_on_the_example_photos(name):
+    payload = load_checkpoint(BUNDLED_CHECKPOINT)
+    rgb = np.array(Image.open(EXAMPLES / name).convert("RGB"))
+    theirs = _torch_colorize(payload, rgb)
+    ours = Colorizer.load().colorize_array(rgb)
+    difference = deltaE_ciede2000(rgb2lab(theirs), rgb2lab(ours))
+    assert difference.mean() < 0.5, difference.mean()
+
+
+def test_bundled_onnx_is_the_bundled_checkpoint():
+    session = ModelSession.load()
+    payload = load_checkpoint(BUNDLED_CHECKPOINT)
+    assert session.metadata["model_config"] == payload["model_config"]
+    assert session.metadata["metrics"] == payload["metrics"]
+    assert session.metadata["config"] == payload["config"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, request) -> dict[str, Path]:
+    """Tiny runs with each kind of head, trained by the real CLI."""
+    from colorizer.prepare import PrepareSettings, run_prepare
+
+    root = tmp_path_factory.mktemp("onnx")
+    photos = root / "photos"
+    photos.mkdir()
+    for i in range(6):
+        colour_photo(96 + 8 * i, 80, seed=i).save(photos / f"p{i}.png")
+    run_prepare(photos, root / "data", PrepareSettings(size=96), val_fraction=0.34, workers=1, progress=False)
+    runs = {}
+    for loss in ("huber", "classification"):
+        runs[loss] = root / loss
+        assert main(["train", str(root / "data"), "--out", str(runs[loss]), "--loss", loss, *FAST]) == 0
+    return runs
+
+
+@pytest.mark.parametrize("loss", ["huber", "classification"])
+def test_export_keeps_metadata_and_matches_the_checkpoint(trained, tmp_path, loss):
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(json.dumps({"mean": {"model": {"delta_e": 1.5}}}))
+    model = tmp_path / "model.onnx"
+    assert main(["export", str(trained[loss] / "best.pt"), str(model), "--metrics", str(metrics)]) == 0
+    assert main(["export", str(trained[loss] / "best.pt"), str(model)]) == 2  # never overwrites
+    session = ModelSession.load(model)
+    payload = load_checkpoint(trained[loss] / "best.pt")
+    assert (
+        session.metadata["config"] == payload["config"] and session.metadata["head"]["kind"] == payload["head"]["kind"]
+    )
+    assert session.metadata["metrics"] == {"mean": {"model": {"delta_e": 1.5}}}
+    assert session.has_temperature == (loss == "classification")
+    l_norm = np.random.default_rng(0).uniform(-1, 1, (2, 1, 40, 52)).astype(np.float32)  # not a multiple of 32
+    with torch.no_grad():
+        reference = color.denormalize_ab(
+            head_from_state(payload["head"]).decode(
+                model_from_checkpoint(payload)(torch.from_numpy(l_norm)), 0.5 if loss == "classification" else None
+            )
+        ).numpy()
+    ours = session.predict_ab(l_norm, temperature=0.5)
+    assert ours.shape == (2, 2, 40, 52) and np.abs(ours - reference).max() < 1e-2
+
+
+def test_a_checkpoint_loads_directly_and_colourises(trained):
+    colorizer = Colorizer.load(trained["huber"] / "last.pt")
+    assert colorizer.colorize(colour_photo(70, 50)).size == (70, 50)
+
+
+def test_damaged_and_foreign_models_are_clear_errors(tmp_path):
+    damaged = tmp_path / "damaged.onnx"
+    damaged.write_bytes(BUNDLED_MODEL.read_bytes()[:100_000])
+    with pytest.raises(ModelError, match="damaged.onnx is not a readable ONNX model"):
+        Colorizer.load(damaged)
+    import onnx
+    from onnx import TensorProto, helper
+
+    identity = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "foreign",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 4, 4])],
+    )
+    foreign = tmp_path / "foreign.onnx"
+    onnx.save(helper.make_model(identity), foreign)
+    with pytest.raises(ModelError, match="foreign.onnx is an ONNX model, but not a colorizer model"):
+        Colorizer.load(foreign)
+    text = tmp_path / "notes.pt"
+    text.write_text("not a checkpoint")
+    with pytest.raises(ModelError, match="notes.pt is not a readable checkpoint"):
+        Colorizer.load(text)
+
+
+def test_onnx_bytes_of_a_loaded_payload_equal_those_of_its_file():
+    assert onnx_bytes(load_checkpoint(BUNDLED_CHECKPOINT)) == onnx_bytes(BUNDLED_CHECKPOINT)
+
+
+BLOCK_TORCH = textwrap.dedent(
+    """
+    import importlib.abc, sys
+
+    class NoTorch(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in ("torch", "torchvision", "skimage", "matplotlib"):
+                raise ImportError(f"{name} is blocked: colourising must not need it")
+
+    sys.meta_path.insert(0, NoTorch())
+    from colorizer.cli import main
+    status = main(sys.argv[1:])
+    heavy = sorted(m for m in ("torch", "torchvision", "skimage", "matplotlib") if m in sys.modules)
+    print("heavy modules:", heavy)
+    sys.exit(status if not heavy else 99)
+    """
+)
+
+
+def _run_without_torch(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", BLOCK_TORCH, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )
+
+
+def test_colourising_never_imports_torch(tmp_path):
+    source = tmp_path / "in"
+    source.mkdir()
+    colour_photo(90, 60, 1).convert("L").save(source / "gray.jpg")
+    rgba = colour_photo(50, 40, 2).convert("RGBA")
+    rgba.save(source / "alpha.png")
+    result = _run_without_torch("colorize", str(source), "--out", str(tmp_path / "out"), "--compare")
+    assert result.returncode == 0, result.stderr
+    assert "heavy modules: []" in result.stdout
+    assert Image.open(tmp_path / "out" / "gray.jpg").size == (90, 60)
+    assert Image.open(tmp_path / "out" / "alpha.png").mode == "RGBA"
+    assert _run_without_torch("--help").returncode == 0
+
+
+def test_without_torch_a_checkpoint_or_training_says_what_to_install(tmp_path):
+    result = _run_without_torch(
+        "colorize", str(EXAMPLES / "camera.png"), "--out", str(tmp_path), "--model", str(BUNDLED_CHECKPOINT)
+    )
+    assert result.returncode == 2 and "training extra" in result.stderr and "colorizer export" in result.stderr
+    result = _run_without_torch("train", str(tmp_path), "--out", str(tmp_path / "run"))
+    assert result.returncode == 2 and "photo-colorizer[train]" in result.stderr
