@@ -18,7 +18,7 @@ $(LIGHT): pyproject.toml | $(BIN)/python
 	touch $(LIGHT)
 
 $(FULL): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[train,dev]'
+	$(BIN)/python -m pip install -q -e '.[train,video,dev]'
 	touch $(FULL) $(LIGHT)
 
 install-light: $(LIGHT)  ## .venv/ with what colourising needs (no torch)

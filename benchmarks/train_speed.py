@@ -56,7 +56,7 @@ def images_per_second(data, size, batch, device, precision, channels_last, steps
     fixed = next(batches).to(device)
 
     def step(rgb):
-        loss = compute_loss(model, rgb, ctx, channels_last, RegressionHead())
+        loss = compute_loss(model, rgb, ctx, channels_last, RegressionHead(), None)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -86,8 +86,19 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         colorizer = _load_colorizer(args)
     except ModelError as err:
         return _error(str(err))
+    if not 0 <= args.smoothing < 1:
+        return _error("--smoothing must be at least 0 and below 1")
     summary = colorize_paths(
-        colorizer, args.inputs, args.out, args.size, args.format, args.compare, args.overwrite, args.batch_size
+        colorizer,
+        args.inputs,
+        args.out,
+        args.size,
+        args.format,
+        args.compare,
+        args.overwrite,
+        args.batch_size,
+        smoothing=args.smoothing,
+        hints_file=args.hints,
     )
     for line in summary.skipped:
         print(f"  skipped: {line}", file=sys.stderr)
@@ -212,12 +223,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser(
         "colorize",
         aliases=["colourise", "colorise"],
-        help="colourise photos at their full resolution",
-        description="Colourise files, folders (recursive) and globs. Colour photos are turned gray first. Each "
-        "output has its input's pixel size, orientation and lightness; folders are mirrored under --out. "
-        "Existing outputs are never replaced without --overwrite.",
+        help="colourise photos and videos at their full resolution",
+        description="Colourise photos and videos: files, folders (recursive) and globs. Colour inputs are turned "
+        "gray first. Each output has its input's pixel size, orientation and lightness; folders are mirrored under "
+        "--out. Videos (MP4, MOV, MKV, AVI, WebM, ...; needs the video extra) become DIR/NAME.mp4, H.264 with "
+        "their audio kept and steady colour over time. Existing outputs are never replaced without --overwrite.",
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="photo files, folders or glob patterns")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="photo or video files, folders or glob patterns")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     _add_model_arguments(p)
     p.add_argument(
@@ -229,6 +241,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", action="store_true", help="also write NAME_compare.png: original | gray | colour")
     p.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
     p.add_argument("--batch-size", type=int, default=4, help="photos per network batch (default: 4)")
+    p.add_argument(
+        "--hints",
+        type=Path,
+        default=None,
+        help='colour hints, a JSON list like [{"x": 412, "y": 96, "color": "#b0302a"}] in photo pixels (optional '
+        '"radius"); a photo\'s own NAME.hints.json beside it takes precedence',
+    )
+    p.add_argument(
+        "--smoothing",
+        type=float,
+        default=0.9,
+        help="videos: weight of the motion-compensated colour of earlier frames, 0 (each frame on its own) to "
+        "below 1 (default: 0.9)",
+    )
     p.set_defaults(run=cmd_colorize)
 
     p = commands.add_parser(

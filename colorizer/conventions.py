@@ -25,3 +25,8 @@ LAB_KAPPA = 1 / (3 * (6 / 29) ** 2)  # 7.787: slope of that linear segment
 
 L_SCALE = 50.0  # L in [0, 100] <-> [-1, 1]
 AB_SCALE = 110.0  # ab in about [-110, 110] <-> about [-1, 1]
+
+# Colour hints (models trained with `--hints`): the network input is 4 channels,
+#   0: L / L_SCALE - 1      1: hint a / AB_SCALE      2: hint b / AB_SCALE      3: mask (1 where a hint is, else 0)
+# with a and b 0 wherever the mask is 0. Both runtimes build their hint maps to this layout.
+HINT_INPUT_CHANNELS = 4

@@ -48,8 +48,9 @@ class Photo:
         return self.pixels.shape[1], self.pixels.shape[0]
 
 
-def find_images(root: Path, exclude: Path | None = None) -> list[Path]:
-    """All images under `root` (recursive, any letter case), sorted; nothing under `exclude` is listed."""
+def find_images(root: Path, exclude: Path | None = None, extensions: tuple[str, ...] = IMAGE_EXTENSIONS) -> list[Path]:
+    """All files under `root` with one of `extensions` (recursive, any letter case), sorted; nothing under
+    `exclude` is listed."""
     exclude = exclude.resolve() if exclude is not None else None
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
@@ -57,7 +58,7 @@ def find_images(root: Path, exclude: Path | None = None) -> list[Path]:
             dirnames[:] = []
             continue
         dirnames.sort()
-        found += [Path(dirpath) / f for f in filenames if f.lower().endswith(IMAGE_EXTENSIONS)]
+        found += [Path(dirpath) / f for f in filenames if f.lower().endswith(extensions)]
     return sorted(found)
 
 

@@ -46,7 +46,7 @@ def test_two_epoch_run_writes_everything(prepared, tmp_path):
     assert all(row["val_loss"] > 0 and row["images_per_s"] > 0 for row in log)
     checkpoint = load_checkpoint(run / "last.pt")
     assert checkpoint["epoch"] == 2 and checkpoint["config"]["size"] == 32
-    assert checkpoint["model_config"] == {"encoder": "resnet18", "out_channels": 2}
+    assert checkpoint["model_config"] == {"encoder": "resnet18", "out_channels": 2, "input_channels": 1}
     assert "size = 32" in (run / "config.toml").read_text()
 
 

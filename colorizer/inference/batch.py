@@ -1,4 +1,5 @@
-"""`colorizer colorize INPUT... --out DIR`: colourise files, folders and globs, mirroring folders under DIR.
+"""`colorizer colorize INPUT... --out DIR`: colourise photos and videos (files, folders and globs), mirroring
+folders under DIR. Videos go through `video.py`, one after the other, after the photos.
 
 Photos are decoded ahead in threads while the network runs; photos whose working size is the same go through the
 network as one batch; outputs are recombined, encoded and written in threads behind it (Pillow, NumPy and ONNX
@@ -24,7 +25,10 @@ from colorizer.figures import save_comparison
 from colorizer.images import IMAGE_EXTENSIONS, ImageReadError, Photo, atomic_save, find_images, read_photo
 from colorizer.inference.color import gray_preview
 from colorizer.inference.formats import FORMAT_OF_SUFFIX, FORMATS, KEEPS_ALPHA, SAVE_OPTIONS
+from colorizer.inference.hints import HintError, hints_file_for, read_hints_file
 from colorizer.inference.photos import DEFAULT_SIZE, Colorizer, with_alpha, working_shape
+from colorizer.inference.temporal import DEFAULT_SMOOTHING
+from colorizer.inference.video import VIDEO_EXTENSIONS, VideoError, colorize_video, is_video
 
 READ_AHEAD = 4  # photos decoded ahead of the network
 WRITE_BEHIND = 4  # outputs being recombined and written behind it
@@ -49,12 +53,14 @@ def collect_jobs(inputs: list[str], out_dir: Path, summary: Summary) -> list[Job
     for spec in inputs:
         path = Path(spec)
         if path.is_dir():
-            jobs += [Job(f, f.relative_to(path)) for f in find_images(path, exclude=out_dir)]
+            found = find_images(path, exclude=out_dir, extensions=IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)
+            jobs += [Job(f, f.relative_to(path)) for f in found]
         elif path.is_file():
             jobs.append(Job(path, Path(path.name)))
         elif any(c in spec for c in "*?["):
             matches = [Path(m) for m in sorted(glob.glob(spec, recursive=True))]
-            jobs += [Job(m, Path(m.name)) for m in matches if m.is_file() and m.suffix.lower() in IMAGE_EXTENSIONS]
+            media = IMAGE_EXTENSIONS + VIDEO_EXTENSIONS
+            jobs += [Job(m, Path(m.name)) for m in matches if m.is_file() and m.suffix.lower() in media]
             if not matches:
                 summary.failed.append({"source": spec, "reason": "no file matches this pattern"})
         else:
@@ -63,6 +69,8 @@ def collect_jobs(inputs: list[str], out_dir: Path, summary: Summary) -> list[Job
 
 
 def output_format(job: Job, requested: str | None, has_alpha: bool) -> str:
+    if is_video(job.source):
+        return "mp4"
     fmt = requested or FORMAT_OF_SUFFIX.get(job.source.suffix.lower(), "png")
     return "png" if has_alpha and fmt not in KEEPS_ALPHA else fmt  # alpha is kept: PNG where the format can't
 
@@ -88,7 +96,7 @@ def read_ahead(pool: ThreadPoolExecutor, jobs: list[Job], ahead: int = READ_AHEA
 
 
 def _destination(out_dir: Path, job: Job, fmt: str) -> Path:
-    return out_dir / job.relative.with_suffix(FORMATS[fmt])
+    return out_dir / job.relative.with_suffix(".mp4" if fmt == "mp4" else FORMATS[fmt])
 
 
 def colorize_paths(
@@ -101,8 +109,11 @@ def colorize_paths(
     overwrite: bool = False,
     batch_size: int = 4,
     progress: bool = True,
+    smoothing: float = DEFAULT_SMOOTHING,
+    hints_file: Path | None = None,
 ) -> Summary:
-    """Colourise every photo that `inputs` name into `out_dir`. Returns what was written, skipped and failed."""
+    """Colourise every photo and video that `inputs` name into `out_dir`. Returns what was written, skipped and
+    failed. A photo's own NAME.hints.json beside it gives its colour hints, else `hints_file` (if any)."""
     out_dir, summary = Path(out_dir), Summary()
     jobs = collect_jobs(inputs, out_dir, summary)
     todo, claimed = [], set()
@@ -115,8 +126,10 @@ def colorize_paths(
         else:
             claimed.add(destination)
             todo.append(job)
-    bar = tqdm(total=len(todo), desc="colourising", unit="img", disable=not progress, file=sys.stderr)
-    pending: list[tuple[Job, Photo, str]] = []
+    videos = [job for job in todo if is_video(job.source)]
+    todo = [job for job in todo if not is_video(job.source)]
+    bar = tqdm(total=len(todo), desc="colourising", unit="img", disable=not progress or not todo, file=sys.stderr)
+    pending: list[tuple[Job, Photo, str, list]] = []
     writes: deque[Future] = deque()
 
     def write(job: Job, photo: Photo, fmt: str, ab: np.ndarray) -> None:
@@ -124,9 +137,9 @@ def colorize_paths(
         bar.update()
 
     def flush() -> None:
-        batch = np.concatenate([colorizer.network_input(photo.pixels, size) for _, photo, _ in pending])
+        batch = np.concatenate([colorizer.network_input(photo.pixels, size, hints) for _, photo, _, hints in pending])
         ab = colorizer.predict_ab(batch)  # (B, 2, h, w)
-        for i, (job, photo, fmt) in enumerate(pending):
+        for i, (job, photo, fmt, _) in enumerate(pending):
             while len(writes) >= WRITE_BEHIND:
                 writes.popleft().result()
             writes.append(writer.submit(write, job, photo, fmt, ab[i]))
@@ -143,18 +156,42 @@ def colorize_paths(
                 summary.failed.append({"source": str(job.source), "reason": photo})
                 bar.update()
                 continue
+            try:
+                hints = _hints_of(colorizer, job, photo, hints_file)
+            except HintError as err:
+                summary.failed.append({"source": str(job.source), "reason": str(err)})
+                bar.update()
+                continue
             shape = working_shape(*photo.pixels.shape[:2], size)
             if pending and (
                 len(pending) == batch_size or working_shape(*pending[0][1].pixels.shape[:2], size) != shape
             ):
                 flush()
-            pending.append((job, photo, output_format(job, fmt, photo.alpha is not None)))
+            pending.append((job, photo, output_format(job, fmt, photo.alpha is not None), hints))
         if pending:
             flush()
         while writes:
             writes.popleft().result()
+    for job in videos:
+        destination = _destination(out_dir, job, "mp4")
+        try:
+            colorize_video(colorizer, job.source, destination, size, smoothing, overwrite, progress)
+        except (VideoError, ImportError, OSError) as err:
+            summary.failed.append({"source": str(job.source), "reason": str(err).removeprefix(f"{job.source}: ")})
+            continue
+        summary.written.append(destination)
     summary.written.sort()
     return summary
+
+
+def _hints_of(colorizer: Colorizer, job: Job, photo: Photo, hints_file: Path | None) -> list:
+    """The photo's hints: its own NAME.hints.json, else the --hints file, else none (checked against its size)."""
+    own = hints_file_for(job.source)
+    path = own if own.is_file() else hints_file
+    if path is None:
+        return []
+    width, height = photo.size
+    return colorizer.hints_for(read_hints_file(path, width, height), width, height)
 
 
 def _write_output(colorizer, job, photo, fmt, ab, out_dir, compare, overwrite, summary) -> None:

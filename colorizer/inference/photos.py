@@ -18,11 +18,21 @@ from PIL import Image
 
 from colorizer.images import Photo, read_photo, to_photo
 from colorizer.inference.color import colorize_lightness, lightness, normalize_l
+from colorizer.inference.hints import Hint, HintError, encode_hints, parse_hints
 from colorizer.inference.session import BUNDLED_MODEL, ModelError, ModelSession
 
 DEFAULT_SIZE = 512
 
-__all__ = ["BUNDLED_MODEL", "DEFAULT_SIZE", "Colorizer", "ModelError", "as_photo", "with_alpha", "working_shape"]
+__all__ = [
+    "BUNDLED_MODEL",
+    "DEFAULT_SIZE",
+    "Colorizer",
+    "HintError",
+    "ModelError",
+    "as_photo",
+    "with_alpha",
+    "working_shape",
+]
 
 
 def working_shape(height: int, width: int, size: int) -> tuple[int, int]:
@@ -66,11 +76,34 @@ class Colorizer:
     def metadata(self) -> dict:
         return self.session.metadata
 
-    def network_input(self, pixels: np.ndarray, size: int) -> np.ndarray:
-        """(H, W) or (H, W, 3) uint8 -> (1, 1, h, w) float32: the lightness at the working size, scaled."""
-        h, w = working_shape(*pixels.shape[:2], size)
+    @property
+    def takes_hints(self) -> bool:
+        """Whether the model was trained with colour hints (it colourises without them too)."""
+        return self.session.input_channels > 1
+
+    def hints_for(self, hints, width: int, height: int) -> list[Hint]:
+        """Hints as given (a list of dicts, a JSON text, or Hint objects) -> checked Hints for this photo."""
+        if not hints:
+            return []
+        if not self.takes_hints:
+            raise HintError(
+                f"the model {self.session.name} was trained without hints; colour hints need a model trained with "
+                "`colorizer train --hints` (the bundled model takes them)"
+            )
+        if all(isinstance(h, Hint) for h in hints):
+            return list(hints)
+        return parse_hints(hints, width, height)
+
+    def network_input(self, pixels: np.ndarray, size: int, hints: list[Hint] | None = None) -> np.ndarray:
+        """(H, W) or (H, W, 3) uint8 -> (1, C, h, w) float32: the lightness at the working size, scaled, and for a
+        model that takes hints, the hint maps (empty without hints)."""
+        height, width = pixels.shape[:2]
+        h, w = working_shape(height, width, size)
         small = np.asarray(Image.fromarray(pixels).resize((w, h), Image.BILINEAR, reducing_gap=2.0))
-        return normalize_l(lightness(small))[None, None]
+        l_norm = normalize_l(lightness(small))[None]  # (1, h, w)
+        if not self.takes_hints:
+            return l_norm[None]
+        return np.concatenate([l_norm, encode_hints(hints or [], width, height, (h, w))])[None]
 
     def predict_ab(self, network_input: np.ndarray, temperature: float | None = None) -> np.ndarray:
         """(B, 1, h, w) network input -> (B, 2, h, w) float32 ab in LAB units."""
@@ -81,17 +114,43 @@ class Colorizer:
         return colorize_lightness(lightness(pixels), ab)
 
     def colorize_array(
-        self, pixels: np.ndarray, size: int = DEFAULT_SIZE, temperature: float | None = None
+        self, pixels: np.ndarray, size: int = DEFAULT_SIZE, temperature: float | None = None, hints=None
     ) -> np.ndarray:
         """(H, W) or (H, W, 3) uint8 (only its lightness is used) -> colourised (H, W, 3) uint8, same size."""
-        return self.recombine(pixels, self.predict_ab(self.network_input(pixels, size), temperature)[0])
+        hints = self.hints_for(hints, pixels.shape[1], pixels.shape[0])
+        return self.recombine(pixels, self.predict_ab(self.network_input(pixels, size, hints), temperature)[0])
 
     def colorize(
         self,
         image: Image.Image | np.ndarray | str | Path | Photo,
         size: int = DEFAULT_SIZE,
         temperature: float | None = None,
+        hints: list[dict] | str | None = None,
     ) -> Image.Image:
-        """Colourise a PIL image, a NumPy array or a file. Returns RGB, or RGBA when the input had alpha."""
+        """Colourise a PIL image, a NumPy array or a file. Returns RGB, or RGBA when the input had alpha.
+
+        hints: colour hints, [{"x": 412, "y": 96, "color": "#b0302a"}, ...] in the photo's displayed pixels (see
+        `colorizer.inference.hints`); a bad hint raises HintError naming it.
+        """
         photo = as_photo(image)
-        return with_alpha(self.colorize_array(photo.pixels, size, temperature), photo.alpha)
+        return with_alpha(self.colorize_array(photo.pixels, size, temperature, hints), photo.alpha)
+
+    def colorize_video(
+        self,
+        source: str | Path,
+        destination: str | Path,
+        size: int = DEFAULT_SIZE,
+        smoothing: float | None = None,
+        overwrite: bool = False,
+        progress: bool = False,
+    ):
+        """Colourise a video file into `destination` (H.264 in MP4, audio kept); needs the video extra.
+
+        smoothing: weight of the motion-compensated colour history, 0 (frame by frame) to <1 (default 0.9).
+        Returns a VideoResult (frames, seconds, scene cuts, audio streams); raises VideoError.
+        """
+        from colorizer.inference.temporal import DEFAULT_SMOOTHING
+        from colorizer.inference.video import colorize_video
+
+        smoothing = DEFAULT_SMOOTHING if smoothing is None else smoothing
+        return colorize_video(self, source, destination, size, smoothing, overwrite, progress)

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from PIL import Image
 
 from colorizer.images import ImageReadError, open_image, to_photo
 from colorizer.inference.formats import SAVE_OPTIONS
+from colorizer.inference.hints import HintError
 from colorizer.inference.photos import DEFAULT_SIZE, Colorizer
 
 PAGE = Path(__file__).parent / "static" / "index.html"
@@ -97,6 +98,7 @@ def create_app(colorizer: Colorizer, limits: ServeLimits | None = None) -> FastA
             "default_size": DEFAULT_SIZE,
             "temperature": colorizer.session.default_temperature,
             "model": colorizer.metadata.get("model_config", {}),
+            "hints": colorizer.takes_hints,
         }
 
     @app.post("/api/colorize", responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}})
@@ -106,8 +108,13 @@ def create_app(colorizer: Colorizer, limits: ServeLimits | None = None) -> FastA
         size: Annotated[int, Query(ge=64, le=2048, description="working size of the network (longer side)")] = 512,
         temperature: Annotated[float | None, Query(gt=0, le=2, description="classification: lower = vivid")] = None,
         format: Annotated[str, Query(pattern="^(png|jpeg|webp)$", description="format of the result")] = "png",
+        hints: Annotated[
+            str | None,
+            Form(description='colour hints, JSON: [{"x": 412, "y": 96, "color": "#b0302a", "radius": 8}, ...]'),
+        ] = None,
     ) -> Response:
-        """Colourise one photo. The result has the upload's pixel size; its alpha is kept by png and webp."""
+        """Colourise one photo. The result has the upload's pixel size; its alpha is kept by png and webp.
+        Hints (for a model trained with them) are in the photo's displayed pixels; a bad one is a 422 naming it."""
         max_bytes = int(limits.max_upload_mb * 1_000_000)
         if int(request.headers.get("content-length", 0)) > max_bytes + 100_000:
             raise HTTPException(413, f"the upload is larger than {limits.max_upload_mb:g} MB")
@@ -117,9 +124,13 @@ def create_app(colorizer: Colorizer, limits: ServeLimits | None = None) -> FastA
             raise HTTPException(413, f"the upload is larger than {limits.max_upload_mb:g} MB")
         photo = decode_upload(data, limits)
         del data
+        try:
+            checked = colorizer.hints_for(hints, *photo.size) if hints else []
+        except HintError as err:
+            raise HTTPException(422, str(err)) from None
 
         def work() -> bytes:
-            return encode(colorizer.colorize(photo, size, temperature), format)
+            return encode(colorizer.colorize(photo, size, temperature, checked), format)
 
         body = await run_in_threadpool(queue.run, work)
         return Response(body, media_type=MEDIA_TYPES[format])

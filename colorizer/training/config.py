@@ -46,7 +46,14 @@ class TrainConfig:
     loss: str = _field("mse", "mse (the paper), huber, or classification over ab bins (vivid colour)", LOSSES)
     encoder: str = _field("resnet18", "encoder architecture", ENCODERS)
     pretrained: str = _field("none", "encoder weights: none, imagenet, or a path to a ResNet-18 state dict")
-    init_from: str = _field("", "start from this checkpoint's model weights (e.g. the 224-px stage before 608 px)")
+    init_from: str = _field(
+        "",
+        "start from this checkpoint's model weights (e.g. the 224-px stage before 608 px; a model without hints "
+        "can start one with --hints)",
+    )
+    hints: bool = _field(
+        False, "train with simulated colour hints: the model then takes L + hint ab + mask (and works without hints)"
+    )
     resume: bool = _field(False, "continue the run in --out from its last checkpoint (an error if there is none)")
     seed: int = _field(0, "random seed for initialisation, shuffling and augmentation")
     workers: int = _field(
@@ -90,7 +97,7 @@ class TrainConfig:
 
 
 # Fields that describe the model and data, which a resumed run must share with the checkpoint it resumes.
-RESUME_MUST_MATCH = ("size", "batch_size", "encoder", "loss", "data", "lr", "lr_schedule")
+RESUME_MUST_MATCH = ("size", "batch_size", "encoder", "loss", "data", "lr", "lr_schedule", "hints")
 
 
 def _base_type(annotation) -> type:

@@ -77,25 +77,27 @@ class EfficientNetLite0Encoder(nn.Module):
 
     stride = 32
 
-    def __init__(self, pretrained: str = "none"):
+    def __init__(self, pretrained: str = "none", input_channels: int = 1):
         super().__init__()
         if pretrained not in ("none", "imagenet"):
             raise WeightsError("the efficientnet-lite0 encoder takes --pretrained none or imagenet")
         net = _efficientnet_lite0(pretrained == "imagenet")
         stem = net._conv_stem
-        stem.weight = nn.Parameter(stem.weight.sum(dim=1, keepdim=True))
-        stem.in_channels = 1
+        gray = stem.weight.sum(dim=1, keepdim=True)
+        extra = gray.new_zeros(gray.shape[0], input_channels - 1, *gray.shape[2:])  # hint channels start silent
+        stem.weight = nn.Parameter(torch.cat([gray, extra], dim=1))
+        stem.in_channels = input_channels
         self.stem, self.bn0, self.act, self.blocks = stem, net._bn0, net._swish, net._blocks
         self.drop_connect_rate = net._global_params.drop_connect_rate or 0.0
         # A block that halves the resolution starts a new level: the features just before it are a skip output.
         self.level_starts = [i for i, b in enumerate(self.blocks) if b._depthwise_conv.stride[0] == 2]
         with torch.no_grad():
-            self.channels = [f.shape[1] for f in self.train(False)(torch.zeros(1, 1, 64, 64))]
+            self.channels = [f.shape[1] for f in self.train(False)(torch.zeros(1, input_channels, 64, 64))]
         self.train(True)
 
-    def forward(self, l_norm: torch.Tensor) -> list[torch.Tensor]:
-        x = ((l_norm + 1) / 2 - 0.449) / 0.226  # gray in ImageNet's normalisation
-        x = self.act(self.bn0(self.stem(x)))
+    def forward(self, inputs: torch.Tensor) -> list[torch.Tensor]:
+        gray = ((inputs[:, :1] + 1) / 2 - 0.449) / 0.226  # L as gray in ImageNet's normalisation; hints as they are
+        x = self.act(self.bn0(self.stem(torch.cat([gray, inputs[:, 1:]], dim=1))))
         features = []
         for i, block in enumerate(self.blocks):
             if i in self.level_starts:

@@ -28,7 +28,8 @@ OPSET = 17
 
 
 class InferenceGraph(nn.Module):
-    """(B, 1, H, W) L / 50 - 1, H and W multiples of the stride [, temperature (1,)] -> (B, 2, H, W) ab."""
+    """(B, C, H, W) L / 50 - 1 (+ hint channels), H and W multiples of the stride [, temperature (1,)]
+    -> (B, 2, H, W) ab in LAB units."""
 
     def __init__(self, model: nn.Module, head):
         super().__init__()
@@ -73,7 +74,7 @@ def onnx_bytes(source: Path | dict, metrics: dict | None = None) -> bytes:
     head = head_from_state(payload.get("head"))
     graph = InferenceGraph(model, head).eval()
     stride = model.encoder.stride
-    example = (torch.zeros(1, 1, 2 * stride, 2 * stride),)
+    example = (torch.zeros(1, model.input_channels, 2 * stride, 2 * stride),)
     names, axes = ["l"], {"l": {0: "batch", 2: "height", 3: "width"}, "ab": {0: "batch", 2: "height", 3: "width"}}
     if graph.classification:
         example, names = (*example, torch.tensor([0.38])), ["l", "temperature"]

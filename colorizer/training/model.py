@@ -3,6 +3,13 @@
 `build_model(encoder, pretrained)` returns a `ColorizationNet`: an encoder producing a feature map at 1/8 (the
 paper's ResNet-18 trunk) or a feature pyramid (EfficientNet-Lite0), and a decoder that upsamples back to the input
 size. Any input size works: inputs are padded to a multiple of the encoder's stride and the output cropped back.
+
+With `input_channels=4` the network also takes colour hints (`colorizer.conventions`: hint a, hint b, mask after L).
+They enter twice: at the encoder's first convolution, whose receptive field lets a colour spread along an object
+and stop at its edges, and at the U-Net decoder's full-resolution head, which already sees the input and so gets a
+short, precise path to put the colour exactly where the hint is. The weights that read the hint channels start at
+zero, so a model without hints loads into one with hints unchanged (`expand_input_weights`) and, before any
+training with hints, gives exactly its old output.
 """
 
 from __future__ import annotations
@@ -31,15 +38,17 @@ class ResNet18Trunk(nn.Module):
 
     stride = 8
 
-    def __init__(self, pretrained: str = "none"):
+    def __init__(self, pretrained: str = "none", input_channels: int = 1):
         super().__init__()
         resnet = resnet18(weights=None)
         if pretrained != "none":
             missing, unexpected = resnet.load_state_dict(load_resnet18_weights(pretrained), strict=False)
             if unexpected or any(not key.startswith("fc.") for key in missing):  # only the classifier may be absent
                 raise WeightsError(f"--pretrained {pretrained}: missing {missing}, unexpected {unexpected}")
-        resnet.conv1.weight = nn.Parameter(resnet.conv1.weight.sum(dim=1, keepdim=True))
-        resnet.conv1.in_channels = 1
+        resnet.conv1.weight = nn.Parameter(
+            with_zero_inputs(resnet.conv1.weight.sum(dim=1, keepdim=True), input_channels)
+        )
+        resnet.conv1.in_channels = input_channels
         self.layers = nn.Sequential(*list(resnet.children())[:6])
 
     def forward(self, l_norm: torch.Tensor) -> list[torch.Tensor]:
@@ -70,30 +79,60 @@ class PaperDecoder(nn.Module):
 class UNetDecoder(nn.Module):
     """A light U-Net decoder over a feature pyramid (finest first): upsample, concatenate the skip, conv-BN-ReLU."""
 
-    def __init__(self, channels: list[int], out_channels: int = 2, width: int = 64):
+    def __init__(self, channels: list[int], out_channels: int = 2, width: int = 64, input_channels: int = 1):
         super().__init__()
         self.stages = nn.ModuleList()
         current = channels[-1]
         for skip in reversed(channels[:-1]):
             self.stages.append(nn.Sequential(*conv_bn_relu(current + skip, width)))
             current = width
-        self.head = nn.Sequential(*conv_bn_relu(width + 1, 32), nn.Conv2d(32, out_channels, 3, padding=1))
+        self.head = nn.Sequential(*conv_bn_relu(width + input_channels, 32), nn.Conv2d(32, out_channels, 3, padding=1))
+        with torch.no_grad():
+            self.head[0].weight[:, width + 1 :] = 0  # hint channels start silent
 
-    def forward(self, features: list[torch.Tensor], l_norm: torch.Tensor) -> torch.Tensor:
+    def forward(self, features: list[torch.Tensor], inputs: torch.Tensor) -> torch.Tensor:
+        """inputs: the network's (B, C, H, W) input (L, and the hint channels when C = 4)."""
         x = features[-1]
         for stage, skip in zip(self.stages, reversed(features[:-1]), strict=True):
             x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             x = stage(torch.cat([x, skip], dim=1))
-        x = F.interpolate(x, size=l_norm.shape[-2:], mode="bilinear", align_corners=False)
-        return self.head(torch.cat([x, l_norm], dim=1))
+        x = F.interpolate(x, size=inputs.shape[-2:], mode="bilinear", align_corners=False)
+        return self.head(torch.cat([x, inputs], dim=1))
+
+
+def with_zero_inputs(weight: torch.Tensor, input_channels: int) -> torch.Tensor:
+    """A conv weight (O, 1, k, k) widened to `input_channels` inputs; the new ones start at zero."""
+    extra = weight.new_zeros(weight.shape[0], input_channels - weight.shape[1], *weight.shape[2:])
+    return torch.cat([weight, extra], dim=1)
+
+
+def expand_input_weights(state: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
+    """A state dict from a model with fewer input channels, its first-layer and head weights zero-padded to fit
+    `model` (so a model trained without hints starts a model with hints)."""
+    target = model.state_dict()
+    expanded = {}
+    for key, value in state.items():
+        wanted = target.get(key)
+        if (
+            wanted is not None
+            and value.dim() == 4
+            and value.shape[1] < wanted.shape[1]
+            and value.shape[0] == wanted.shape[0]
+        ):
+            value = torch.cat(
+                [value, value.new_zeros(value.shape[0], wanted.shape[1] - value.shape[1], *value.shape[2:])], 1
+            )
+        expanded[key] = value
+    return expanded
 
 
 class ColorizationNet(nn.Module):
-    """Encoder + decoder. forward: (B, 1, H, W) L in [-1, 1] -> (B, C, H, W), C = 2 ab channels."""
+    """Encoder + decoder. forward: (B, C, H, W) L in [-1, 1] (+ hint a, b, mask) -> (B, 2, H, W) ab (or bin logits)."""
 
-    def __init__(self, encoder: nn.Module, decoder: nn.Module):
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, input_channels: int = 1):
         super().__init__()
         self.encoder, self.decoder = encoder, decoder
+        self.input_channels = input_channels  # 1: L; 4: L + colour hints (colorizer.conventions)
 
     def forward(self, l_norm: torch.Tensor) -> torch.Tensor:
         height, width = l_norm.shape[-2:]
@@ -108,11 +147,17 @@ class ColorizationNet(nn.Module):
         return self.decoder(features, l_norm) if isinstance(self.decoder, UNetDecoder) else self.decoder(features)
 
 
-def build_model(encoder: str = "resnet18", pretrained: str = "none", out_channels: int = 2) -> ColorizationNet:
-    """The network for an encoder name; `pretrained` is 'none', 'imagenet' or a path to encoder weights."""
+def build_model(
+    encoder: str = "resnet18", pretrained: str = "none", out_channels: int = 2, input_channels: int = 1
+) -> ColorizationNet:
+    """The network for an encoder name; `pretrained` is 'none', 'imagenet' or a path to encoder weights;
+    input_channels 1 (L) or 4 (L + colour hints)."""
+    if input_channels not in (1, 4):
+        raise ValueError(f"input_channels must be 1 (L) or 4 (L + hints), got {input_channels}")
     if encoder == "resnet18":
-        return ColorizationNet(ResNet18Trunk(pretrained), PaperDecoder(out_channels))
+        return ColorizationNet(ResNet18Trunk(pretrained, input_channels), PaperDecoder(out_channels), input_channels)
     if encoder == "efficientnet-lite0":
-        trunk = EfficientNetLite0Encoder(pretrained)
-        return ColorizationNet(trunk, UNetDecoder(trunk.channels, out_channels))
+        trunk = EfficientNetLite0Encoder(pretrained, input_channels)
+        decoder = UNetDecoder(trunk.channels, out_channels, input_channels=input_channels)
+        return ColorizationNet(trunk, decoder, input_channels)
     raise ValueError(f"unknown encoder {encoder!r}")

@@ -37,7 +37,8 @@ from colorizer.training.color import network_to_rgb, uint8_to_network
 from colorizer.training.config import RESUME_MUST_MATCH, TrainConfig
 from colorizer.training.data import ColorizationDataset, open_cache
 from colorizer.training.heads import ClassificationHead, RegressionHead, ab_bins, head_from_state, prior_from_images
-from colorizer.training.model import build_model
+from colorizer.training.hints import hint_generator, simulate_hints
+from colorizer.training.model import build_model, expand_input_weights
 
 
 class TrainError(Exception):
@@ -128,14 +129,19 @@ class StopFlag:
         return bool(flag.item())
 
 
-def compute_loss(model: torch.nn.Module, rgb: torch.Tensor, ctx: Context, channels_last: bool, head) -> torch.Tensor:
-    """The head's loss (MSE on ab for the paper) for a (B, 3, H, W) uint8 batch already on the device."""
+def compute_loss(
+    model: torch.nn.Module, rgb: torch.Tensor, ctx: Context, channels_last: bool, head, hints: torch.Generator | None
+) -> torch.Tensor:
+    """The head's loss (MSE on ab for the paper) for a (B, 3, H, W) uint8 batch already on the device; with a
+    generator, the input also carries hints simulated from the batch's own colour."""
     with torch.no_grad():
-        l_norm, ab_norm = uint8_to_network(rgb)  # (B, 1, H, W), (B, 2, H, W)
+        inputs, ab_norm = uint8_to_network(rgb)  # (B, 1, H, W), (B, 2, H, W)
+        if hints is not None:
+            inputs = torch.cat([inputs, simulate_hints(ab_norm, hints)], dim=1)  # (B, 4, H, W)
     if channels_last:
-        l_norm = l_norm.contiguous(memory_format=torch.channels_last)
+        inputs = inputs.contiguous(memory_format=torch.channels_last)
     with ctx.autocast():
-        prediction = model(l_norm)
+        prediction = model(inputs)
     return head.loss(prediction, ab_norm)
 
 
@@ -168,7 +174,8 @@ def train_one_epoch(model, loader, optimizer, scaler, ctx, cfg, head, epoch, sta
             break
         started = time.perf_counter()
         rgb = rgb.to(ctx.device, non_blocking=True)
-        loss = compute_loss(model, rgb, ctx, cfg.channels_last, head)
+        hints = hint_generator(cfg.seed, epoch, state.step, ctx.rank) if cfg.hints else None
+        loss = compute_loss(model, rgb, ctx, cfg.channels_last, head, hints)
         if not torch.isfinite(loss):
             raise TrainError(
                 f"the loss became {loss.item()} at epoch {epoch + 1}, step {state.step + 1}; stopping. The last good "
@@ -193,10 +200,11 @@ def validate(model, loader, ctx, cfg, head) -> float:
     """Mean validation loss over all processes' shares of the validation split."""
     model.eval()
     totals = torch.zeros(2, dtype=torch.float64, device=ctx.device)
-    for rgb in loader:
+    for index, rgb in enumerate(loader):
         rgb = rgb.to(ctx.device, non_blocking=True)
+        hints = hint_generator(cfg.seed, -1, index, ctx.rank) if cfg.hints else None  # the same hints every epoch
         totals += torch.tensor(
-            [compute_loss(model, rgb, ctx, cfg.channels_last, head).item() * len(rgb), len(rgb)],
+            [compute_loss(model, rgb, ctx, cfg.channels_last, head, hints).item() * len(rgb), len(rgb)],
             dtype=torch.float64,
             device=ctx.device,
         )
@@ -207,11 +215,16 @@ def validate(model, loader, ctx, cfg, head) -> float:
 
 @torch.no_grad()
 def sample_rows(model, samples: torch.Tensor, ctx: Context, head) -> list[list[np.ndarray]]:
-    """original | grayscale | colourised for the fixed validation samples ((N, 3, H, W) uint8)."""
+    """original | grayscale | colourised (automatic: no hints) for the fixed validation samples ((N, 3, H, W) uint8)."""
     model.eval()
     l_norm, ab_norm = uint8_to_network(samples.to(ctx.device))
+    inputs = l_norm
+    if unwrap(model).input_channels > 1:
+        inputs = torch.cat(
+            [l_norm, l_norm.new_zeros(len(l_norm), unwrap(model).input_channels - 1, *l_norm.shape[2:])], 1
+        )
     with ctx.autocast():
-        prediction = head.decode(model(l_norm))
+        prediction = head.decode(model(inputs))
     gray = network_to_rgb(l_norm, torch.zeros_like(ab_norm))
     coloured = network_to_rgb(l_norm, prediction)
     to_uint8 = lambda t: (t.permute(1, 2, 0) * 255).round().byte().cpu().numpy()  # noqa: E731
@@ -309,10 +322,10 @@ def build_head(cfg: TrainConfig, train_set: ColorizationDataset, resume_from: di
 
 def build_training_model(cfg: TrainConfig, ctx: Context, out_channels: int = 2) -> torch.nn.Module:
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg.encoder, cfg.pretrained, out_channels)
+    model = build_model(cfg.encoder, cfg.pretrained, out_channels, input_channels=4 if cfg.hints else 1)
     if cfg.init_from:
         try:
-            model.load_state_dict(load_checkpoint(cfg.init_from)["model"])
+            model.load_state_dict(expand_input_weights(load_checkpoint(cfg.init_from)["model"], model))
         except RuntimeError as err:
             raise TrainError(
                 f"--init-from {cfg.init_from}: its weights do not fit --encoder {cfg.encoder} ({err})"
@@ -375,7 +388,11 @@ def _train(cfg: TrainConfig, ctx: Context) -> dict:
             out / name,
             {
                 "model": unwrap(model).state_dict(),
-                "model_config": {"encoder": cfg.encoder, "out_channels": head.out_channels},
+                "model_config": {
+                    "encoder": cfg.encoder,
+                    "out_channels": head.out_channels,
+                    "input_channels": unwrap(model).input_channels,
+                },
                 "head": head.state(),
                 "config": dataclasses.asdict(cfg),
                 "optimizer": optimizer.state_dict(),
