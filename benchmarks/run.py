@@ -1,4 +1,5 @@
-"""`make bench`: run every benchmark on `../shared/photos` and write BENCHMARKS.md (figures are medians of runs).
+"""`make bench`: run every benchmark on `../shared/photos` and `../shared/videos` and write BENCHMARKS.md (figures
+are medians of runs).
 
 python -m benchmarks.run            # COLORIZER_PHOTOS=/path overrides the photo folder
 """
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import data_speed, inference_speed, light_inference, serve_speed
+from benchmarks import data_speed, inference_speed, light_inference, serve_speed, video_consistency
 from benchmarks.common import PHOTOS, machine, table
 from benchmarks.train_speed import images_per_second
 
@@ -73,6 +74,7 @@ def main() -> None:
             light_inference.run(work / "light"),
             inference_speed.run(work),
             serve_speed.run(),
+            video_consistency.run(work / "video"),
         ]
     header = [
         "# Benchmarks",

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import av
 import numpy as np
-from PIL import Image
 from skimage.color import deltaE_ciede2000
 
 from benchmarks.common import table
@@ -124,15 +123,17 @@ def figures(name: str, original: Path, each: Path, steady: Path, out_dir: Path) 
     fig.tight_layout()
     fig.savefig(out_dir / "video-still-region.png")
     plt.close(fig)
-    rows = []
+    from colorizer.figures import comparison_grid
+
     indices = np.linspace(0, len(labs["original"]) - 1, 4).round().astype(int)
+    columns = []
     for path in (original, each, steady):
         with av.open(str(path)) as container:
             frames = [f.to_ndarray(format="rgb24") for f in container.decode(container.streams.video[0])]
-        rows.append(np.concatenate([frames[i] for i in indices], axis=1))
-    strip = Image.fromarray(np.concatenate(rows, axis=0))
-    strip.thumbnail((1600, 1600))
-    strip.save(out_dir / "video-frames.jpg", quality=88)
+        columns.append([frames[i] for i in indices])
+    rows = [list(row) for row in zip(*columns, strict=True)]  # one row per moment, one column per version
+    grid = comparison_grid(rows, ("original", "frame by frame", "steady (this project)"), height=240)
+    grid.save(out_dir / "video-frames.jpg", quality=88)
 
 
 def speed_clip(source: Path, destination: Path, width: int = 640, height: int = 272) -> int:
@@ -151,6 +152,7 @@ def speed_clip(source: Path, destination: Path, width: int = 640, height: int = 
 
 
 def run(work: Path) -> str:
+    work.mkdir(parents=True, exist_ok=True)
     rows, speed_rows = [], []
     for name in CLIPS:
         source = VIDEOS / name

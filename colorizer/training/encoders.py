@@ -83,9 +83,9 @@ class EfficientNetLite0Encoder(nn.Module):
             raise WeightsError("the efficientnet-lite0 encoder takes --pretrained none or imagenet")
         net = _efficientnet_lite0(pretrained == "imagenet")
         stem = net._conv_stem
-        gray = stem.weight.sum(dim=1, keepdim=True)
-        extra = gray.new_zeros(gray.shape[0], input_channels - 1, *gray.shape[2:])  # hint channels start silent
-        stem.weight = nn.Parameter(torch.cat([gray, extra], dim=1))
+        from colorizer.training.model import with_hint_inputs
+
+        stem.weight = nn.Parameter(with_hint_inputs(stem.weight.sum(dim=1, keepdim=True), input_channels))
         stem.in_channels = input_channels
         self.stem, self.bn0, self.act, self.blocks = stem, net._bn0, net._swish, net._blocks
         self.drop_connect_rate = net._global_params.drop_connect_rate or 0.0

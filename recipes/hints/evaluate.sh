@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Scores behind recipes/hints/README.md, after train_cpu.sh. Writes runs/eval-*/ and docs/hints-*.png.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+C=.venv/bin/colorizer
+OLD=recipes/bundled-model.pt          # today's bundled model (until it is replaced by the new one)
+NEW=runs/hints-all/best.pt
+# automatic colour (no hints) on the 32 validation photos, whose sources the training photos share
+$C evaluate data/all --model $OLD --out runs/eval-val-old --figures 0
+$C evaluate data/all --model $NEW --out runs/eval-val-new --figures 8
+# the same on the 64 photos of the held-out sources; the two bundled models trained on other photos of these sources
+for m in heldout-nohints heldout-hints; do
+  $C evaluate data/heldout --model runs/$m/best.pt --out runs/eval-heldout-$m --figures 0
+done
+$C evaluate data/heldout --model $OLD --out runs/eval-heldout-old --figures 0
+$C evaluate data/heldout --model $NEW --out runs/eval-heldout-new --figures 0
+# Zhang's hint sweep on the held-out sources, the example figure on validation photos, and timing
+.venv/bin/python -m benchmarks.hints --heldout data/heldout --hints-model runs/heldout-hints/best.pt \
+  --plain-model runs/heldout-nohints/best.pt --bundled $NEW --val data/all --out docs
