@@ -20,6 +20,7 @@ from benchmarks.train_speed import images_per_second
 
 ROOT = Path(__file__).resolve().parents[1]
 GPU_LOG = ROOT / "benchmarks" / "results" / "gpu_train_speed.log"
+GPU_SPEED = ROOT / "benchmarks" / "results" / "gpu_speed.md"  # written by benchmarks/gpu_speed.py on a GPU
 
 
 def training_section(data: Path) -> str:
@@ -55,6 +56,15 @@ def training_section(data: Path) -> str:
             "```",
             GPU_LOG.read_text().strip(),
             "```",
+            "",
+        ]
+    lines += ["### Training speed on one GPU (`benchmarks/gpu_speed.py`, the prepared device script)", ""]
+    if GPU_SPEED.exists():
+        lines += [GPU_SPEED.read_text().strip(), ""]
+    else:
+        lines += [
+            "Not measured yet: no GPU was lent to the session that built the on-device data path, large-batch "
+            "warm-up and compiled steps. Run `bash benchmarks/gpu_speed.sh` where one is; its table lands here.",
             "",
         ]
     return "\n".join(lines)

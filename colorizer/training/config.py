@@ -29,6 +29,9 @@ ENCODERS = ("resnet18", "efficientnet-lite0")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 SCHEDULES = ("constant", "cosine")
 LOSSES = ("mse", "huber", "classification")
+LR_SCALINGS = ("none", "linear", "sqrt")
+PLACEMENTS = ("auto", "yes", "no")
+PAPER_BATCH = 15  # the batch the paper's learning rate belongs to: --lr-scaling scales from it
 
 
 @dataclass
@@ -43,6 +46,13 @@ class TrainConfig:
     lr: float = _field(1e-4, "Adam learning rate (the paper: 1e-4)")
     weight_decay: float = _field(0.0, "AdamW weight decay (0: plain Adam as in the paper)")
     lr_schedule: str = _field("constant", "learning rate over epochs: constant (the paper) or cosine", SCHEDULES)
+    lr_scaling: str = _field(
+        "none",
+        f"scale --lr with the global batch (batch size x processes) / {PAPER_BATCH}: none (the paper), linear or "
+        "sqrt; for large batches, with --warmup-epochs",
+        LR_SCALINGS,
+    )
+    warmup_epochs: float = _field(0.0, "raise the learning rate linearly over this many epochs, step by step")
     loss: str = _field("mse", "mse (the paper), huber, or classification over ab bins (vivid colour)", LOSSES)
     encoder: str = _field("resnet18", "encoder architecture", ENCODERS)
     pretrained: str = _field("none", "encoder weights: none, imagenet, or a path to a ResNet-18 state dict")
@@ -62,9 +72,15 @@ class TrainConfig:
         "is cheaper than sharing the cores), up to 8 on a GPU",
     )
     device: str = _field("auto", "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
+    data_on_device: str = _field(
+        "auto",
+        "keep the training split's uint8 cache in device memory and crop there (no loader processes): auto = on "
+        "a GPU when it takes under a quarter of its free memory; yes; no",
+        PLACEMENTS,
+    )
     precision: str = _field("auto", "autocast precision; auto = bf16 on CUDA that supports it, else fp32", PRECISIONS)
     channels_last: bool = _field(True, "channels-last memory format (faster convolutions on CPU and GPU)")
-    compile: bool = _field(False, "torch.compile the model (CUDA; slow start, faster steps)")
+    compile: bool = _field(False, "torch.compile the model (slow start, faster steps; CUDA graphs on a GPU)")
     sync_bn: bool = _field(False, "SyncBatchNorm across processes under torchrun")
     samples: int = _field(4, "fixed validation images in the per-epoch sample grid")
     max_steps: int = _field(0, "stop each epoch after this many batches (0: the whole epoch; for smoke runs)")
@@ -73,11 +89,16 @@ class TrainConfig:
     )
     progress: bool = _field(True, "show a progress bar")
 
-    def lr_at(self, epoch: int) -> float:
-        """The learning rate of an epoch (0-based): a pure function of the epoch, so resuming restores it exactly."""
-        if self.lr_schedule == "constant":
-            return self.lr
-        return self.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * epoch / self.epochs)))
+    def lr_at(self, epoch: int, fraction: float = 0.0, world_size: int = 1) -> float:
+        """The learning rate `fraction` of the way through an epoch (0-based): a pure function of where the run is,
+        so resuming restores it exactly. Scaled with the global batch, then the epoch schedule, then the warm-up."""
+        scale = self.batch_size * world_size / PAPER_BATCH
+        lr = self.lr * {"none": 1.0, "linear": scale, "sqrt": math.sqrt(scale)}[self.lr_scaling]
+        if self.lr_schedule == "cosine":
+            lr *= 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * epoch / self.epochs))
+        if self.warmup_epochs > 0:
+            lr *= min(1.0, (epoch + fraction) / self.warmup_epochs)
+        return lr
 
     def __post_init__(self):
         checks = {
@@ -89,6 +110,9 @@ class TrainConfig:
             f"loss must be one of {LOSSES}": self.loss in LOSSES,
             f"precision must be one of {PRECISIONS}": self.precision in PRECISIONS,
             f"lr-schedule must be one of {SCHEDULES}": self.lr_schedule in SCHEDULES,
+            f"lr-scaling must be one of {LR_SCALINGS}": self.lr_scaling in LR_SCALINGS,
+            "warmup-epochs must be >= 0": self.warmup_epochs >= 0,
+            f"data-on-device must be one of {PLACEMENTS}": self.data_on_device in PLACEMENTS,
             "workers must be >= -1": self.workers >= -1,
         }
         failed = [message for message, ok in checks.items() if not ok]
@@ -97,7 +121,18 @@ class TrainConfig:
 
 
 # Fields that describe the model and data, which a resumed run must share with the checkpoint it resumes.
-RESUME_MUST_MATCH = ("size", "batch_size", "encoder", "loss", "data", "lr", "lr_schedule", "hints")
+RESUME_MUST_MATCH = (
+    "size",
+    "batch_size",
+    "encoder",
+    "loss",
+    "data",
+    "lr",
+    "lr_schedule",
+    "lr_scaling",
+    "warmup_epochs",
+    "hints",
+)
 
 
 def _base_type(annotation) -> type:

@@ -153,16 +153,20 @@ class ColorizationDataset(Dataset):
         record = self.records[index]
         return load_content((str(self.root / record["file"]), record["box"], self.size))
 
+    def crop_of(self, index: int, height: int, width: int) -> tuple[int, int, bool]:
+        """(top, left, flip) of an image's crop this epoch: random for training, the centre for validation.
+        A pure function of (seed, epoch, index), shared with `DeviceCrops` so both give the same batches."""
+        size = self.size
+        if not self.train:
+            return (height - size) // 2, (width - size) // 2, False
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        top, left = int(rng.integers(0, height - size + 1)), int(rng.integers(0, width - size + 1))
+        return top, left, bool(rng.random() < 0.5)
+
     def __getitem__(self, index: int):
         image = self.content(index)
-        height, width = image.shape[:2]
         size = self.size
-        if self.train:
-            rng = np.random.default_rng([self.seed, self.epoch, index])
-            top, left = int(rng.integers(0, height - size + 1)), int(rng.integers(0, width - size + 1))
-            flip = bool(rng.random() < 0.5)
-        else:
-            top, left, flip = (height - size) // 2, (width - size) // 2, False
+        top, left, flip = self.crop_of(index, *image.shape[:2])
         crop = image[top : top + size, left : left + size]
         if flip:
             crop = crop[:, ::-1]

@@ -36,6 +36,7 @@ from colorizer.training.checkpoint import load_checkpoint, save_checkpoint, unwr
 from colorizer.training.color import network_to_rgb, uint8_to_network
 from colorizer.training.config import RESUME_MUST_MATCH, TrainConfig
 from colorizer.training.data import ColorizationDataset, open_cache
+from colorizer.training.device_data import DeviceBatches, DeviceCrops, fits
 from colorizer.training.heads import ClassificationHead, RegressionHead, ab_bins, head_from_state, prior_from_images
 from colorizer.training.hints import hint_generator, simulate_hints
 from colorizer.training.model import build_model, expand_input_weights
@@ -158,7 +159,8 @@ class EpochState:
 def train_one_epoch(model, loader, optimizer, scaler, ctx, cfg, head, epoch, state, stop) -> bool:
     """Train until the epoch ends (True) or a stop was asked for (False). Updates `state` in place."""
     model.train()
-    limit = min(cfg.max_steps or math.inf, state.step + len(loader))
+    steps_per_epoch = state.step + len(loader)  # the loader only holds what is left of a resumed epoch
+    limit = min(cfg.max_steps or math.inf, steps_per_epoch)
     bar = tqdm(
         loader,
         desc=f"epoch {epoch + 1}/{cfg.epochs}",
@@ -173,6 +175,8 @@ def train_one_epoch(model, loader, optimizer, scaler, ctx, cfg, head, epoch, sta
         if state.step >= limit:
             break
         started = time.perf_counter()
+        for group in optimizer.param_groups:  # per step: warm-up moves within an epoch
+            group["lr"] = cfg.lr_at(epoch, (state.step + 1) / steps_per_epoch, ctx.world_size)
         rgb = rgb.to(ctx.device, non_blocking=True)
         hints = hint_generator(cfg.seed, epoch, state.step, ctx.rank) if cfg.hints else None
         loss = compute_loss(model, rgb, ctx, cfg.channels_last, head, hints)
@@ -287,7 +291,13 @@ def make_loaders(cfg: TrainConfig, ctx: Context):
     sampler = SkipSampler(DistributedSampler(train_set, ctx.world_size, ctx.rank, shuffle=True, seed=cfg.seed))
     workers = cfg.workers if cfg.workers >= 0 else default_workers(ctx)
     common = dict(num_workers=workers, pin_memory=ctx.device.type == "cuda", persistent_workers=workers > 0)
-    train_loader = DataLoader(train_set, cfg.batch_size, sampler=sampler, **common)
+    if workers > 0:
+        common["prefetch_factor"] = 4
+    on_device = cfg.data_on_device == "yes" or (cfg.data_on_device == "auto" and fits(train_set, ctx.device))
+    if on_device:  # the whole split in device memory: each step's crops are one gather there
+        train_loader = DeviceBatches(DeviceCrops(train_set, ctx.device), sampler, cfg.batch_size)
+    else:
+        train_loader = DataLoader(train_set, cfg.batch_size, sampler=sampler, **common)
     val_share = Subset(val_set, range(ctx.rank, len(val_set), ctx.world_size))
     val_loader = DataLoader(val_share, cfg.batch_size, **common)
     samples = torch.stack([val_set[i] for i in range(min(cfg.samples, len(val_set)))])
@@ -376,8 +386,8 @@ def _train(cfg: TrainConfig, ctx: Context) -> dict:
         if ctx.world_size > 1
         else model
     )
-    if cfg.compile:
-        net = torch.compile(net)
+    if cfg.compile:  # on a GPU with CUDA graphs: one launch per step instead of dozens of tiny kernels
+        net = torch.compile(net, mode="reduce-overhead" if ctx.device.type == "cuda" else None)
     if ctx.is_main:
         out.mkdir(parents=True, exist_ok=True)
         _write_config(cfg, out)
@@ -412,8 +422,6 @@ def _train(cfg: TrainConfig, ctx: Context) -> dict:
             sampler.sampler.set_epoch(epoch)
             train_set.set_epoch(epoch)
             sampler.skip = state.step * cfg.batch_size
-            for group in optimizer.param_groups:
-                group["lr"] = cfg.lr_at(epoch)
             if not train_one_epoch(net, train_loader, optimizer, scaler, ctx, cfg, head, epoch, state, stop):
                 if ctx.is_main:
                     save("last.pt", epoch, state)
