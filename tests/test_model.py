@@ -52,3 +52,36 @@ def test_pretrained_errors_name_the_file(tmp_path, monkeypatch):
     torch.save({"conv1.weight": torch.zeros(8, 3, 3, 3)}, tmp_path / "other.pth")
     with pytest.raises(WeightsError, match="not a ResNet-18 state dict"):
         load_resnet18_weights(str(tmp_path / "other.pth"))
+
+
+@pytest.mark.parametrize("encoder", ["resnet18", "efficientnet-lite0"])
+def test_a_model_without_hints_starts_one_with_hints_unchanged(encoder):
+    from colorizer.training.model import load_without_hints
+
+    torch.manual_seed(0)
+    plain = build_model(encoder).eval()
+    hinted = build_model(encoder, input_channels=4)
+    load_without_hints(hinted, plain.state_dict())
+    hinted.eval()
+    l_norm = torch.rand(1, 1, 64, 96) * 2 - 1
+    no_hints = torch.zeros(1, 3, 64, 96)
+    with torch.no_grad():
+        assert torch.equal(plain(l_norm), hinted(torch.cat([l_norm, no_hints], dim=1)))
+        hint = no_hints.clone()
+        hint[0, 0, 20:26, 40:46], hint[0, 2, 20:26, 40:46] = 0.5, 1.0
+        assert not torch.equal(plain(l_norm), hinted(torch.cat([l_norm, hint], dim=1)))
+    with pytest.raises(RuntimeError, match="missing"):
+        load_without_hints(hinted, {k: v for k, v in plain.state_dict().items() if "decoder" not in k})
+
+
+def test_hint_convolutions_learn_in_their_own_faster_group():
+    from colorizer.training.config import TrainConfig
+    from colorizer.training.model import HINT_LR_FACTOR
+    from colorizer.training.train import make_optimizer
+
+    model = build_model("efficientnet-lite0", input_channels=4)
+    groups = make_optimizer(model, TrainConfig()).param_groups
+    hint_names = {n for n, _ in model.named_parameters() if ".hint_" in f".{n}"}
+    assert hint_names == {"encoder.hint_stem.weight", "decoder.hint_head.weight"}
+    assert [g["lr_factor"] for g in groups] == [1.0, HINT_LR_FACTOR] and len(groups[1]["params"]) == 2
+    assert len(make_optimizer(build_model("resnet18"), TrainConfig()).param_groups) == 1

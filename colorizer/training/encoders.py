@@ -8,6 +8,7 @@ Weights are always loaded with `weights_only=True`: a weights file never execute
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 from pathlib import Path
 
@@ -83,10 +84,15 @@ class EfficientNetLite0Encoder(nn.Module):
             raise WeightsError("the efficientnet-lite0 encoder takes --pretrained none or imagenet")
         net = _efficientnet_lite0(pretrained == "imagenet")
         stem = net._conv_stem
-        from colorizer.training.model import with_hint_inputs
-
-        stem.weight = nn.Parameter(with_hint_inputs(stem.weight.sum(dim=1, keepdim=True), input_channels))
-        stem.in_channels = input_channels
+        self.hint_stem = None
+        if input_channels > 1:  # the same padding and stride as the stem, over the hint channels
+            self.hint_stem = copy.deepcopy(stem)
+            self.hint_stem.weight = nn.Parameter(torch.empty(stem.out_channels, input_channels - 1, *stem.kernel_size))
+            nn.init.kaiming_uniform_(self.hint_stem.weight, a=5**0.5)
+            self.hint_stem.bias = None
+            self.hint_stem.in_channels = input_channels - 1
+        stem.weight = nn.Parameter(stem.weight.sum(dim=1, keepdim=True))
+        stem.in_channels = 1
         self.stem, self.bn0, self.act, self.blocks = stem, net._bn0, net._swish, net._blocks
         self.drop_connect_rate = net._global_params.drop_connect_rate or 0.0
         # A block that halves the resolution starts a new level: the features just before it are a skip output.
@@ -96,8 +102,10 @@ class EfficientNetLite0Encoder(nn.Module):
         self.train(True)
 
     def forward(self, inputs: torch.Tensor) -> list[torch.Tensor]:
-        gray = ((inputs[:, :1] + 1) / 2 - 0.449) / 0.226  # L as gray in ImageNet's normalisation; hints as they are
-        x = self.act(self.bn0(self.stem(torch.cat([gray, inputs[:, 1:]], dim=1))))
+        x = self.stem(((inputs[:, :1] + 1) / 2 - 0.449) / 0.226)  # L as gray in ImageNet's normalisation
+        if self.hint_stem is not None:
+            x = x + self.hint_stem(inputs[:, 1:])
+        x = self.act(self.bn0(x))
         features = []
         for i, block in enumerate(self.blocks):
             if i in self.level_starts:

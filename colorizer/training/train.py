@@ -39,7 +39,7 @@ from colorizer.training.data import ColorizationDataset, open_cache
 from colorizer.training.device_data import DeviceBatches, DeviceCrops, fits
 from colorizer.training.heads import ClassificationHead, RegressionHead, ab_bins, head_from_state, prior_from_images
 from colorizer.training.hints import hint_generator, simulate_hints
-from colorizer.training.model import build_model, expand_input_weights
+from colorizer.training.model import HINT_LR_FACTOR, build_model, is_hint_parameter, load_without_hints
 
 
 class TrainError(Exception):
@@ -176,7 +176,7 @@ def train_one_epoch(model, loader, optimizer, scaler, ctx, cfg, head, epoch, sta
             break
         started = time.perf_counter()
         for group in optimizer.param_groups:  # per step: warm-up moves within an epoch
-            group["lr"] = cfg.lr_at(epoch, (state.step + 1) / steps_per_epoch, ctx.world_size)
+            group["lr"] = cfg.lr_at(epoch, (state.step + 1) / steps_per_epoch, ctx.world_size) * group["lr_factor"]
         rgb = rgb.to(ctx.device, non_blocking=True)
         hints = hint_generator(cfg.seed, epoch, state.step, ctx.rank) if cfg.hints else None
         loss = compute_loss(model, rgb, ctx, cfg.channels_last, head, hints)
@@ -335,7 +335,7 @@ def build_training_model(cfg: TrainConfig, ctx: Context, out_channels: int = 2) 
     model = build_model(cfg.encoder, cfg.pretrained, out_channels, input_channels=4 if cfg.hints else 1)
     if cfg.init_from:
         try:
-            model.load_state_dict(expand_input_weights(load_checkpoint(cfg.init_from)["model"], model))
+            load_without_hints(model, load_checkpoint(cfg.init_from)["model"])
         except RuntimeError as err:
             raise TrainError(
                 f"--init-from {cfg.init_from}: its weights do not fit --encoder {cfg.encoder} ({err})"
@@ -346,6 +346,19 @@ def build_training_model(cfg: TrainConfig, ctx: Context, out_channels: int = 2) 
     if cfg.sync_bn and ctx.world_size > 1:
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     return model
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """Adam (AdamW with --weight-decay); the hint convolutions in their own group at HINT_LR_FACTOR x the rate."""
+    named = list(model.named_parameters())
+    groups = [
+        {"params": [p for n, p in named if not is_hint_parameter(n)], "lr_factor": 1.0},
+        {"params": [p for n, p in named if is_hint_parameter(n)], "lr_factor": HINT_LR_FACTOR},
+    ]
+    groups = [g for g in groups if g["params"]]
+    if cfg.weight_decay:
+        return torch.optim.AdamW(groups, cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.Adam(groups, cfg.lr)
 
 
 def train(cfg: TrainConfig) -> dict:
@@ -364,11 +377,7 @@ def _train(cfg: TrainConfig, ctx: Context) -> dict:
     train_set, sampler, train_loader, val_loader, samples = make_loaders(cfg, ctx)
     head = build_head(cfg, train_set, resume_from)
     model = build_training_model(cfg, ctx, head.out_channels)
-    optimizer = (
-        torch.optim.AdamW(model.parameters(), cfg.lr, weight_decay=cfg.weight_decay)
-        if cfg.weight_decay
-        else torch.optim.Adam(model.parameters(), cfg.lr)
-    )
+    optimizer = make_optimizer(model, cfg)
     scaler = torch.amp.GradScaler(ctx.device.type, enabled=ctx.autocast_dtype == torch.float16)
     start_epoch, state, best = 0, EpochState(), math.inf
     if resume_from is not None:
