@@ -37,8 +37,11 @@ def _torch_colorize(payload: dict, rgb: np.ndarray, size: int = 512) -> np.ndarr
     scale = min(1.0, size / max(height, width))
     small = np.asarray(Image.fromarray(rgb).resize((round(width * scale), round(height * scale)), Image.BILINEAR))
     small_l = color.rgb_to_lightness(torch.from_numpy(np.array(small)).permute(2, 0, 1)[None] / 255)
+    inputs = color.normalize_l(small_l)
+    if model.input_channels > 1:  # a model that takes hints, given none
+        inputs = torch.cat([inputs, inputs.new_zeros(1, model.input_channels - 1, *inputs.shape[2:])], dim=1)
     with torch.no_grad():
-        ab = color.denormalize_ab(head.decode(model(color.normalize_l(small_l))))
+        ab = color.denormalize_ab(head.decode(model(inputs)))
     ab = torch.nn.functional.interpolate(ab, size=(height, width), mode="bilinear")
     lab = torch.cat([color.rgb_to_lightness(photo), ab], dim=1)
     return (color.lab_to_rgb(lab)[0] * 255).round().byte().permute(1, 2, 0).numpy()

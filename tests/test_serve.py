@@ -143,23 +143,19 @@ def _chromium() -> str | None:
     )
 
 
+def _launch(playwright, browser_path: str):
+    """Debian's Chromium, headless, with nothing reaching for the network."""
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+    return playwright.chromium.launch(executable_path=browser_path, args=[*args, "--disable-sync", "--no-first-run"])
+
+
 def test_page_in_a_real_browser(live_server, tmp_path):
     browser_path = _chromium()
     if browser_path is None:
         pytest.skip("no Chromium installed (Debian: apt-get install chromium); .ci/run installs it")
     playwright = pytest.importorskip("playwright.sync_api")
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=browser_path,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = _launch(p, browser_path)
         try:
             page = browser.new_page()
             page.goto(live_server)
@@ -196,17 +192,7 @@ def test_colour_points_on_the_page_in_a_real_browser(live_server, colorizer):
         return Array.from(context.getImageData(x, y, 1, 1).data.slice(0, 3));
     }"""
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=browser_path,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = _launch(p, browser_path)
         try:
             page = browser.new_page()
             page.goto(live_server)

@@ -3,7 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 C=.venv/bin/colorizer
-OLD=recipes/bundled-model.pt          # today's bundled model (until it is replaced by the new one)
+OLD=runs/bundled-before-hints.pt      # the bundled model before hints, from git history
+git show 63cb29e:colorizer/weights/colorizer.pt > $OLD
 NEW=runs/hints-all/best.pt
 # automatic colour (no hints) on the 32 validation photos, whose sources the training photos share
 $C evaluate data/all --model $OLD --out runs/eval-val-old --figures 0
