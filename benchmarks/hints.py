@@ -6,8 +6,7 @@ axis, clipped inside), its value the patch's mean ab; PSNR and mean CIEDE2000 of
 same hint positions (seeded) for every model. The gray baseline and a model trained without hints sit beside it.
 
     python -m benchmarks.hints --heldout data/heldout --hints-model runs/heldout-hints/best.pt \\
-        --plain-model runs/heldout-nohints/best.pt --bundled-old recipes/bundled-model.pt \\
-        --val data/all --out docs/                # prints markdown tables, writes docs/hints-*.png
+        --plain-model runs/heldout-nohints/best.pt --val data/all --out docs/   # tables; docs/hints-*.png
 """
 
 from __future__ import annotations
@@ -125,7 +124,7 @@ def example_figure(photos, colorizer: Colorizer, path: Path, count: int = 5) -> 
     comparison_grid(rows, labels, height=240).save(path)
 
 
-def timing(colorizer: Colorizer, model: Path | None, work: Path) -> list[list[str]]:
+def timing(colorizer: Colorizer, work: Path) -> list[list[str]]:
     """CLI (process start included) and HTTP (the page's request) for one 1-MP photo, with and without 10 hints."""
     from fastapi.testclient import TestClient
 
@@ -136,7 +135,6 @@ def timing(colorizer: Colorizer, model: Path | None, work: Path) -> list[list[st
     Image.open(source).convert("L").resize((1155, 866)).save(photo, quality=92)
     hints = [{"x": 100 + 90 * i, "y": 100 + 60 * i, "color": "#b0302a"} for i in range(10)]
     (work / "hints.json").write_text(json.dumps(hints))
-    model_args = ["--model", str(model)] if model else []
 
     def cli(with_hints: bool) -> float:
         extra = ["--hints", str(work / "hints.json")] if with_hints else []
@@ -151,7 +149,6 @@ def timing(colorizer: Colorizer, model: Path | None, work: Path) -> list[list[st
                 "--out",
                 str(work / "out"),
                 "--overwrite",
-                *model_args,
                 *extra,
             ],
             check=True,
@@ -181,35 +178,41 @@ def timing(colorizer: Colorizer, model: Path | None, work: Path) -> list[list[st
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--heldout", type=Path, required=True)
-    parser.add_argument(
-        "--hints-model", type=Path, required=True, help="trained with --hints, without the held-out sources"
-    )
-    parser.add_argument("--plain-model", type=Path, help="the same recipe trained without hints")
-    parser.add_argument("--bundled", type=Path, default=None, help="the shipped hint model (default: the bundled one)")
-    parser.add_argument("--val", type=Path, help="a prepared folder: its validation photos for the example figure")
-    parser.add_argument("--out", type=Path, default=Path("docs"))
-    args = parser.parse_args()
-    photos, _ = evaluation_images(args.heldout, SIZE)  # colour photos at 512 px (grayscale ones left out)
-    hints_model = Colorizer.load(args.hints_model)
-    plain_model = Colorizer.load(args.plain_model) if args.plain_model else None
-    result = sweep(photos, hints_model, plain_model)
-    sweep_plot(result, args.out / "hints-sweep.png", f"{len(photos)} photos of held-out sources (mate, plasma, opencv)")
+def sweep_table(result: dict, plain_label: str) -> str:
     rows = [["gray baseline (ab = 0)", "", f"{result['gray'][0]:.2f}", f"{result['gray'][1]:.2f}"]]
     if result["plain"]:
-        rows.append(["trained without hints", "", f"{result['plain'][0]:.2f}", f"{result['plain'][1]:.2f}"])
-    rows += [["trained with hints", n, f"{p:.2f}", f"{d:.2f}"] for n, (p, d) in result["hints"].items()]
-    print(table(["model", "hints", "PSNR dB", "ΔE2000"], rows))
-    bundled = Colorizer.load(args.bundled)
+        rows.append([plain_label, "", f"{result['plain'][0]:.2f}", f"{result['plain'][1]:.2f}"])
+    rows += [["with hints", n, f"{p:.2f}", f"{d:.2f}"] for n, (p, d) in result["hints"].items()]
+    return table(["model", "hints", "PSNR dB", "ΔE2000"], rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--heldout", type=Path, help="a folder of photos from sources the hints model never saw")
+    parser.add_argument("--hints-model", type=Path, help="trained with --hints, without the held-out sources")
+    parser.add_argument("--plain-model", type=Path, help="the same recipe trained without hints")
+    parser.add_argument("--val", type=Path, help="a prepared folder: sweep, figure and timing of the bundled model")
+    parser.add_argument("--out", type=Path, default=Path("docs"))
+    args = parser.parse_args()
+    if args.heldout:
+        photos, _ = evaluation_images(args.heldout, SIZE)  # colour photos at 512 px (grayscale ones left out)
+        plain = Colorizer.load(args.plain_model) if args.plain_model else None
+        result = sweep(photos, Colorizer.load(args.hints_model), plain)
+        sweep_plot(
+            result, args.out / "hints-sweep.png", f"{len(photos)} photos of held-out sources (mate, plasma, opencv)"
+        )
+        print(sweep_table(result, "trained without hints"))
     if args.val:
         import tempfile
 
+        bundled = Colorizer.load()
+        images, _ = evaluation_images(args.val, SIZE)
+        result = sweep(images, bundled, None)
+        sweep_plot(result, args.out / "hints-sweep-val.png", f"bundled model, {len(images)} validation photos")
+        print(sweep_table(result, ""))
+        example_figure(images[:4], bundled, args.out / "hints-examples.png")
         with tempfile.TemporaryDirectory() as tmp:
-            images, _ = evaluation_images(args.val, SIZE)
-            example_figure(images[:4], bundled, args.out / "hints-examples.png")
-            print(table(["request", "no hints", "10 hints"], timing(bundled, args.bundled, Path(tmp))))
+            print(table(["request", "no hints", "10 hints"], timing(bundled, Path(tmp))))
 
 
 if __name__ == "__main__":

@@ -52,20 +52,30 @@ print(json.dumps({"single": single, "folder_rate": rate}))
 """
 
 
+# `python -m colorizer ARGS` that also reports its own peak memory. ru_maxrss from wait4 is no good here: Linux keeps
+# the maximum across exec, so a child forked from a large benchmark process would report the parent's size. VmHWM
+# belongs to the address space the exec created.
+LAUNCH = """
+import atexit, sys
+def peak():
+    hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
+    print(f"peak-kb {hwm}", file=sys.stderr)
+atexit.register(peak)
+from colorizer.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def _run(tree: Path, args: list[str]) -> tuple[float, int, subprocess.CompletedProcess]:
-    """Wall seconds and peak resident memory (kB) of one fresh `python -m colorizer ARGS` process."""
+    """Wall seconds and peak resident memory (kB) of one fresh `colorizer ARGS` process."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "colorizer", *args], cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    _, status, usage = os.wait4(process.pid, 0)
+    result = subprocess.run([sys.executable, "-c", LAUNCH, *args], cwd=tree, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
-    stdout, stderr = process.stdout.read(), process.stderr.read()
-    result = subprocess.CompletedProcess(args, os.waitstatus_to_exitcode(status), stdout, stderr)
     if result.returncode != 0:
-        raise RuntimeError(f"{tree}: colorizer {' '.join(args)} failed: {stderr.decode()[-2000:]}")
-    return wall, usage.ru_maxrss, result
+        raise RuntimeError(f"{tree}: colorizer {' '.join(args)} failed: {result.stderr[-2000:]}")
+    peak = int(next(line.split()[1] for line in result.stderr.splitlines() if line.startswith("peak-kb")))
+    return wall, peak, result
 
 
 def _median(values: list[float]) -> float:

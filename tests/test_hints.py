@@ -172,11 +172,16 @@ def test_hints_land_right_after_exif_rotation(hint_model, tmp_path):
     assert (ys.tolist(), xs.tolist()) == ([int(10.5 * 45 / 90)], [int(50.5 * 30 / 60)])
 
 
-def test_models_without_hints_say_so():
+def test_models_without_hints_say_so(tmp_path):
+    model_config = {"encoder": "resnet18", "out_channels": 2, "input_channels": 1}
+    state = build_model(**model_config).state_dict()
+    save_checkpoint(tmp_path / "plain.pt", {"model": state, "model_config": model_config})
+    export_onnx(tmp_path / "plain.pt", tmp_path / "plain.onnx")
+    colorizer = Colorizer.load(tmp_path / "plain.onnx")
+    assert not colorizer.takes_hints
+    assert colorizer.colorize(Image.new("L", (40, 30))).size == (40, 30)
     with pytest.raises(HintError, match="trained without hints"):
-        Colorizer.load(Path(__file__).resolve().parents[1] / "recipes" / "bundled-model.pt").colorize(
-            Image.new("L", (40, 30)), hints=[{"x": 1, "y": 1, "color": RED}]
-        )
+        colorizer.colorize(Image.new("L", (40, 30)), hints=[{"x": 1, "y": 1, "color": RED}])
 
 
 def test_cli_hints_file_and_hints_beside_photos(hint_model, tmp_path, capsys):

@@ -8,7 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 C=.venv/bin/colorizer
 # 1. the new bundled model: today's bundled model fine-tuned with simulated hints, all sources
-$C train data/all --out runs/hints-all --config configs/bundled-hints.toml --init-from recipes/bundled-model.pt --no-progress
+git show 63cb29e:colorizer/weights/colorizer.pt > runs/bundled-before-hints.pt  # the bundled model before hints
+$C train data/all --out runs/hints-all --config configs/bundled-hints.toml --init-from runs/bundled-before-hints.pt \
+  --no-progress
 # 2. held-out sources: the same recipe from ImageNet on gcompris only, with and without hints, same budget
 $C train data/gcompris --out runs/heldout-hints --config configs/heldout-hints.toml --no-progress
 $C train data/gcompris --out runs/heldout-nohints --config configs/heldout-hints.toml --no-hints --no-progress
