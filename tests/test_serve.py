@@ -136,51 +136,44 @@ def test_concurrent_requests_all_answered_correctly(live_server):
     assert results == [(200, size) for size in sizes]
 
 
-def _chromium() -> str | None:
-    return next(
+@pytest.fixture
+def browser():
+    """Debian's Chromium, headless, with nothing reaching for the network (skipped where it is not installed)."""
+    path = next(
         (path for path in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(path).exists()),
         shutil.which("chromium"),
     )
-
-
-def _launch(playwright, browser_path: str):
-    """Debian's Chromium, headless, with nothing reaching for the network."""
-    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
-    return playwright.chromium.launch(executable_path=browser_path, args=[*args, "--disable-sync", "--no-first-run"])
-
-
-def test_page_in_a_real_browser(live_server, tmp_path):
-    browser_path = _chromium()
-    if browser_path is None:
+    if path is None:
         pytest.skip("no Chromium installed (Debian: apt-get install chromium); .ci/run installs it")
     playwright = pytest.importorskip("playwright.sync_api")
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
     with playwright.sync_playwright() as p:
-        browser = _launch(p, browser_path)
+        launched = p.chromium.launch(executable_path=path, args=[*args, "--disable-sync", "--no-first-run"])
         try:
-            page = browser.new_page()
-            page.goto(live_server)
-            page.set_input_files("#files", str(EXAMPLES / "windmill.jpg"))
-            page.wait_for_selector(".result img.after", timeout=60_000)
-            page.wait_for_function("document.querySelector('.result img.after').naturalWidth > 0", timeout=60_000)
-            width, height = page.eval_on_selector(".result img.after", "i => [i.naturalWidth, i.naturalHeight]")
-            assert (width, height) == Image.open(EXAMPLES / "windmill.jpg").size
-            assert page.inner_text(".result .status") == "done"
-            assert page.get_attribute("a.download", "download") == "windmill_colour.png"
-            screenshot = Path(os.environ.get("COLORIZER_SCREENSHOT", tmp_path / "serve.png"))
-            page.screenshot(path=str(screenshot), full_page=True)
-            assert screenshot.stat().st_size > 10_000
+            yield launched
         finally:
-            browser.close()
+            launched.close()
 
 
-def test_colour_points_on_the_page_in_a_real_browser(live_server, colorizer):
+def test_page_in_a_real_browser(live_server, browser, tmp_path):
+    page = browser.new_page()
+    page.goto(live_server)
+    page.set_input_files("#files", str(EXAMPLES / "windmill.jpg"))
+    page.wait_for_selector(".result img.after", timeout=60_000)
+    page.wait_for_function("document.querySelector('.result img.after').naturalWidth > 0", timeout=60_000)
+    width, height = page.eval_on_selector(".result img.after", "i => [i.naturalWidth, i.naturalHeight]")
+    assert (width, height) == Image.open(EXAMPLES / "windmill.jpg").size
+    assert page.inner_text(".result .status") == "done"
+    assert page.get_attribute("a.download", "download") == "windmill_colour.png"
+    screenshot = Path(os.environ.get("COLORIZER_SCREENSHOT", tmp_path / "serve.png"))
+    page.screenshot(path=str(screenshot), full_page=True)
+    assert screenshot.stat().st_size > 10_000
+
+
+def test_colour_points_on_the_page_in_a_real_browser(live_server, browser, colorizer):
     """Upload, click the sky, pick red: the result turns red there; undo takes the point away again."""
-    browser_path = _chromium()
-    if browser_path is None:
-        pytest.skip("no Chromium installed (Debian: apt-get install chromium); .ci/run installs it")
     if not colorizer.takes_hints:
         pytest.skip("the bundled model was trained without hints")
-    playwright = pytest.importorskip("playwright.sync_api")
     from colorizer.inference.color import rgb_to_lab
 
     pixel_at = """([x, y]) => {
@@ -191,42 +184,37 @@ def test_colour_points_on_the_page_in_a_real_browser(live_server, colorizer):
         context.drawImage(image, 0, 0);
         return Array.from(context.getImageData(x, y, 1, 1).data.slice(0, 3));
     }"""
-    with playwright.sync_playwright() as p:
-        browser = _launch(p, browser_path)
-        try:
-            page = browser.new_page()
-            page.goto(live_server)
-            page.set_input_files("#files", str(EXAMPLES / "windmill.jpg"))
-            page.wait_for_function("document.querySelector('.result .status').textContent === 'done'", timeout=60_000)
-            assert page.is_visible(".result .hint-bar")
-            x, y = 240, 30  # sky, in the photo's pixels (320 x 240)
-            before = page.evaluate(pixel_at, [x, y])
-            box = page.eval_on_selector(".result img.after", "i => [i.clientWidth, i.clientHeight]")
-            page.click(".result .compare", position={"x": x * box[0] / 320, "y": y * box[1] / 240})
-            page.wait_for_selector(".result .dot")
-            page.eval_on_selector(
-                ".result .hint-color",
-                "el => { el.value = '#c83c28'; el.dispatchEvent(new Event('change', { bubbles: true })); }",
-            )
-            page.wait_for_function(
-                "document.querySelector('.result').dataset.busy === '0'"
-                " && document.querySelector('.result .dot').title.startsWith('#c83c28')",
-                timeout=60_000,
-            )
-            assert page.inner_text(".result .status") == "done · 1 colour point"
-            after = page.evaluate(pixel_at, [x, y])
-            a_before, a_after = (rgb_to_lab(np.array(c, np.uint8))[1] for c in (before, after))
-            assert a_after > a_before + 10, (before, after)
-            screenshot = Path(os.environ.get("COLORIZER_HINTS_SCREENSHOT", "/dev/null"))
-            if screenshot != Path("/dev/null"):
-                page.screenshot(path=str(screenshot), full_page=True)
-            page.click(".result .undo")
-            page.click(".result .undo")
-            page.wait_for_function(
-                "document.querySelector('.result').dataset.busy === '0'"
-                " && document.querySelector('.result .status').textContent === 'done'",
-                timeout=60_000,
-            )
-            assert page.query_selector(".result .dot") is None
-        finally:
-            browser.close()
+    page = browser.new_page()
+    page.goto(live_server)
+    page.set_input_files("#files", str(EXAMPLES / "windmill.jpg"))
+    page.wait_for_function("document.querySelector('.result .status').textContent === 'done'", timeout=60_000)
+    assert page.is_visible(".result .hint-bar")
+    x, y = 240, 30  # sky, in the photo's pixels (320 x 240)
+    before = page.evaluate(pixel_at, [x, y])
+    box = page.eval_on_selector(".result img.after", "i => [i.clientWidth, i.clientHeight]")
+    page.click(".result .compare", position={"x": x * box[0] / 320, "y": y * box[1] / 240})
+    page.wait_for_selector(".result .dot")
+    page.eval_on_selector(
+        ".result .hint-color",
+        "el => { el.value = '#c83c28'; el.dispatchEvent(new Event('change', { bubbles: true })); }",
+    )
+    page.wait_for_function(
+        "document.querySelector('.result').dataset.busy === '0'"
+        " && document.querySelector('.result .dot').title.startsWith('#c83c28')",
+        timeout=60_000,
+    )
+    assert page.inner_text(".result .status") == "done · 1 colour point"
+    after = page.evaluate(pixel_at, [x, y])
+    a_before, a_after = (rgb_to_lab(np.array(c, np.uint8))[1] for c in (before, after))
+    assert a_after > a_before + 10, (before, after)
+    screenshot = Path(os.environ.get("COLORIZER_HINTS_SCREENSHOT", "/dev/null"))
+    if screenshot != Path("/dev/null"):
+        page.screenshot(path=str(screenshot), full_page=True)
+    page.click(".result .undo")
+    page.click(".result .undo")
+    page.wait_for_function(
+        "document.querySelector('.result').dataset.busy === '0'"
+        " && document.querySelector('.result .status').textContent === 'done'",
+        timeout=60_000,
+    )
+    assert page.query_selector(".result .dot") is None

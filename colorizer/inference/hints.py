@@ -44,11 +44,6 @@ class Hint:
         rgb = np.array([int(self.color[i : i + 2], 16) for i in (1, 3, 5)], np.uint8)
         return rgb_to_lab(rgb)[1:]
 
-    def as_dict(self) -> dict:
-        return {"x": self.x, "y": self.y, "color": self.color} | (
-            {} if self.radius is None else {"radius": self.radius}
-        )
-
 
 def _number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

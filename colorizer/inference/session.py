@@ -75,10 +75,9 @@ class ModelSession:
         # Idle ORT threads sleep instead of spinning: decoding and writing threads share the cores with them.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         source = str(model) if isinstance(model, Path) else model
+        providers = providers_for(device)
         try:
-            self.session = ort.InferenceSession(source, options, providers=providers_for(device))
-        except ModelError:
-            raise
+            self.session = ort.InferenceSession(source, options, providers=providers)
         except Exception as err:  # ORT raises its own types for damaged or foreign protobufs
             raise ModelError(f"{name} is not a readable ONNX model (damaged or not ONNX?): {err}") from None
         raw = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)

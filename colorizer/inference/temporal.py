@@ -37,8 +37,8 @@ def thumbnail(lightness: np.ndarray, side: int = 64) -> np.ndarray:
 
 
 def is_scene_cut(previous: np.ndarray, current: np.ndarray) -> bool:
-    """True when the frame's lightness changed wholesale (a cut), not just where something moved."""
-    return float(np.abs(thumbnail(current) - thumbnail(previous)).mean()) > CUT_THRESHOLD
+    """True when the lightness changed wholesale (a cut), not just where something moved; both are thumbnails."""
+    return float(np.abs(current - previous).mean()) > CUT_THRESHOLD
 
 
 class TemporalSmoother:
@@ -50,8 +50,10 @@ class TemporalSmoother:
         self.smoothing = smoothing
         self.previous_l: np.ndarray | None = None
         self.previous_ab: np.ndarray | None = None
+        self.previous_thumbnail: np.ndarray | None = None
         self.cuts = 0
         self._flow = None
+        self._grid: tuple[np.ndarray, np.ndarray] | None = None  # pixel coordinates at the working size
 
     def reset(self) -> None:
         self.previous_l = self.previous_ab = None
@@ -60,8 +62,9 @@ class TemporalSmoother:
         """(h, w) L and (2, h, w) predicted ab -> (2, h, w) ab, consistent with the frames before it."""
         if self.smoothing == 0:
             return ab
+        small = thumbnail(lightness)
         if self.previous_l is not None and (
-            self.previous_l.shape != lightness.shape or is_scene_cut(self.previous_l, lightness)
+            self.previous_l.shape != lightness.shape or is_scene_cut(self.previous_thumbnail, small)
         ):
             self.cuts += 1
             self.reset()
@@ -72,7 +75,7 @@ class TemporalSmoother:
             match = np.exp(-(((lightness - warped_l) / MATCH_SIGMA) ** 2)) * inside  # 1: the history holds here
             history = self.smoothing * match  # (h, w)
             result = (history * warped_ab + (1 - history) * ab).astype(np.float32)
-        self.previous_l, self.previous_ab = lightness, result
+        self.previous_l, self.previous_ab, self.previous_thumbnail = lightness, result, small
         return result
 
     def _warp_previous(self, lightness: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -83,8 +86,9 @@ class TemporalSmoother:
         to_u8 = lambda x: np.clip(x * 2.55, 0, 255).astype(np.uint8)  # noqa: E731
         flow = self._flow.calc(to_u8(lightness), to_u8(self.previous_l), None)  # current pixel -> where it was before
         height, width = lightness.shape
-        grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-        map_x, map_y = grid_x + flow[..., 0], grid_y + flow[..., 1]
+        if self._grid is None or self._grid[0].shape != lightness.shape:
+            self._grid = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+        map_x, map_y = self._grid[0] + flow[..., 0], self._grid[1] + flow[..., 1]
         inside = ((map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)).astype(np.float32)
 
         def warp(channel: np.ndarray) -> np.ndarray:

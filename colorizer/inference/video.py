@@ -33,7 +33,6 @@ from colorizer.inference.temporal import DEFAULT_SMOOTHING, TemporalSmoother
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".wmv", ".ogv")
 MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "opus", "alac", "flac"}  # audio codecs the MP4 muxer takes as they are
 CRF = 18  # x264 constant quality: visually lossless for most footage
-_END = object()
 
 
 class VideoError(Exception):
@@ -47,10 +46,6 @@ class VideoResult:
     scene_cuts: int
     audio_streams: int
 
-    @property
-    def frames_per_second(self) -> float:
-        return self.frames / max(self.seconds, 1e-9)
-
 
 def _av():
     try:
@@ -61,7 +56,8 @@ def _av():
 
 
 def _frames(av, container, stream, audio: list, source: Path, sink: queue.Queue) -> None:
-    """Reader thread: demux and decode, putting ("video", frame) and ("audio", packet) in order, then _END."""
+    """Reader thread: demux and decode, putting ("video", frame) and ("audio", packet) in order, then ("end", count)
+    or ("error", exception)."""
     decoded = 0
     try:
         for packet in container.demux(stream, *audio):
@@ -97,8 +93,7 @@ def _read(av, container, stream, audio: list, source: Path) -> Iterator[tuple[st
 def _open_output(av, path: Path, stream, audio: list, first_frame, source: Path):
     """The MP4 container and its streams: H.264 at the first frame's size and rotation, audio copied or AAC."""
     output = av.open(str(path), "w", format="mp4")
-    rate = stream.average_rate or stream.guessed_rate or 25
-    video = output.add_stream("libx264", rate=rate)
+    video = output.add_stream("libx264", rate=_frame_rate(stream))
     width, height = first_frame.width, first_frame.height
     video.width, video.height = width, height
     video.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"  # 4:2:0 needs even sides
@@ -121,6 +116,11 @@ def _open_output(av, path: Path, stream, audio: list, first_frame, source: Path)
             encoded.layout = track.layout
             audio_out[track.index] = (encoded, av.AudioResampler(format="fltp", layout=track.layout, rate=track.rate))
     return output, video, audio_out
+
+
+def _frame_rate(stream):
+    """The stream's frame rate as the container states it, guessed where it does not; 25 where neither can."""
+    return stream.average_rate or stream.guessed_rate or 25
 
 
 def _rotation(frame) -> int:
@@ -180,7 +180,7 @@ def colorize_video(
                     for packet in held_audio:
                         _mux_audio(output, audio_out, packet)
                     held_audio.clear()
-                frame = _colorize_frame(colorizer, item, size, smoother)
+                frame = av.VideoFrame.from_ndarray(_colorize_frame(colorizer, item, size, smoother), format="rgb24")
                 last_pts = _next_pts(item, written, stream, last_pts)
                 frame.pts, frame.time_base = last_pts, stream.time_base
                 for packet in video.encode(frame.reformat(format=video.pix_fmt)):
@@ -203,8 +203,7 @@ def _next_pts(frame, index: int, stream, last: int | None) -> int:
     """The frame's own timestamp (keeps variable frame rates), made strictly increasing; from the rate if absent."""
     pts = frame.pts
     if pts is None:
-        rate = stream.average_rate or stream.guessed_rate or 25
-        pts = round(index / (rate * stream.time_base))
+        pts = round(index / (_frame_rate(stream) * stream.time_base))
     return pts if last is None or pts > last else last + 1
 
 
@@ -220,13 +219,12 @@ def _mux_audio(output, audio_out: dict, packet) -> None:
                 output.mux(out_packet)
 
 
-def _colorize_frame(colorizer, frame, size: int, smoother: TemporalSmoother):
-    """One decoded frame -> the colourised frame (same size), chroma made consistent with the frames before.
+def _colorize_frame(colorizer, frame, size: int, smoother: TemporalSmoother) -> np.ndarray:
+    """One decoded frame -> its colourised pixels (H, W, 3) uint8, chroma consistent with the frames before.
 
     A frame shown rotated is turned upright for the network (it learned from upright photos) and its chroma turned
     back, so the output frame is stored like the input one and carries the same display rotation.
     """
-    av = _av()
     rgb = frame.to_ndarray(format="rgb24")  # (H, W, 3) uint8; only its lightness is used
     rotation = _rotation(frame)
     network_input = colorizer.network_input(np.rot90(rgb, rotation // 90) if rotation else rgb, size)
@@ -234,8 +232,7 @@ def _colorize_frame(colorizer, frame, size: int, smoother: TemporalSmoother):
     ab = smoother(denormalize_l(network_input[0, 0]), ab)  # smoothing sees the lightness the network saw
     if rotation:
         ab = np.ascontiguousarray(np.rot90(ab, -(rotation // 90), axes=(1, 2)))
-    out = colorize_lightness(lightness(rgb), ab)
-    return av.VideoFrame.from_ndarray(out, format="rgb24")
+    return colorize_lightness(lightness(rgb), ab)
 
 
 def is_video(path: Path) -> bool:
