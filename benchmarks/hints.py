@@ -1,12 +1,16 @@
-"""Colour hints, measured: Zhang et al.'s sweep on held-out photo sources, an example figure, and the time hints add.
+"""Colour hints, measured: Zhang et al.'s sweep on photo sources never trained on, how far one hint reaches, an
+example figure (points and strokes), and the time hints add.
 
-Sweep protocol (after REFERENCES §10): each held-out photo resized to 512 px on its longer side; N hints sampled
-from the truth, each a 6x6 patch whose centre is drawn from a normal around the image centre (sd = side / 4 per
-axis, clipped inside), its value the patch's mean ab; PSNR and mean CIEDE2000 of the result against the photo. The
-same hint positions (seeded) for every model. The gray baseline and a model trained without hints sit beside it.
+Sweep protocol (after REFERENCES §10): each photo resized to 512 px on its longer side; N hints sampled from the
+truth, each a 6x6 patch whose centre is drawn from a normal around the image centre (sd = side / 4 per axis, clipped
+inside), its value the patch's mean ab; PSNR and mean CIEDE2000 of the result against the photo. The same hint
+positions (seeded) for every method: the learned hint branch alone, the hints spread along objects from the
+automatic colour (`colorizer.inference.spread`, what colourising does), and both. The gray baseline sits beside.
 
-    python -m benchmarks.hints --heldout data/heldout --hints-model runs/heldout-hints/best.pt \\
-        --plain-model runs/heldout-nohints/best.pt --val data/all --out docs/   # tables; docs/hints-*.png
+    python -m benchmarks.hints --data runs/pool/data --out docs/   # held-out split of a prepared folder
+    python -m benchmarks.hints --data photos/ --model m.onnx         # or any folder of colour photos
+
+Writes benchmarks/results/hints.md (the tables) and, with --out, docs/hints-sweep.png and docs/hints-examples.png.
 """
 
 from __future__ import annotations
@@ -48,34 +52,59 @@ def sample_hints(truth_lab: np.ndarray, count: int, rng: np.random.Generator) ->
     return maps
 
 
-def colorize_with_maps(colorizer: Colorizer, rgb: np.ndarray, maps: np.ndarray | None) -> np.ndarray:
+def colorize_with_maps(
+    colorizer: Colorizer, rgb: np.ndarray, maps: np.ndarray | None, mode: str = "spread"
+) -> np.ndarray:
+    """mode: "branch" (the learned hint branch alone), "spread" (the automatic colour, hints spread along objects:
+    the default) or "both" (the branch's colour, then the hints spread)."""
     network_input = colorizer.network_input(rgb, SIZE)
-    if colorizer.takes_hints and maps is not None:
+    if colorizer.takes_hints and maps is not None and mode in ("branch", "both"):
         network_input[0, 1:] = maps
-    return colorizer.recombine(rgb, colorizer.predict_ab(network_input)[0])
+    ab = colorizer.predict_ab(network_input)[0]
+    if maps is not None and maps[2].any() and mode in ("spread", "both"):
+        ab = colorizer.follow_hint_maps(network_input[0], ab, maps)
+    return colorizer.recombine(rgb, ab)
 
 
 def scores(truth: np.ndarray, truth_lab: np.ndarray, result: np.ndarray) -> tuple[float, float]:
     return psnr(truth, result), float(deltaE_ciede2000(truth_lab, rgb2lab(result)).mean())
 
 
-def sweep(photos, hints_model: Colorizer, plain_model: Colorizer | None, seed: int = 0) -> dict:
-    results = {n: [] for n in COUNTS}
-    gray, plain = [], []
+MODES = ("branch", "spread", "both")
+
+
+def sweep(photos, colorizer: Colorizer, modes=MODES, seed: int = 0) -> dict:
+    """{"gray": (psnr, de), mode: {count: (psnr, de)}} over `photos`, means."""
+    results = {mode: {n: [] for n in COUNTS} for mode in modes}
+    gray = []
     for index, (_, truth) in enumerate(photos):
         truth_lab = rgb2lab(truth)
         gray.append(scores(truth, truth_lab, gray_preview(truth)))
-        if plain_model is not None:
-            plain.append(scores(truth, truth_lab, colorize_with_maps(plain_model, truth, None)))
+        automatic = scores(truth, truth_lab, colorize_with_maps(colorizer, truth, None))
         for n in COUNTS:
             maps = sample_hints(truth_lab, n, np.random.default_rng([seed, index, n]))
-            results[n].append(scores(truth, truth_lab, colorize_with_maps(hints_model, truth, maps)))
+            for mode in modes:
+                result = (
+                    automatic if n == 0 else scores(truth, truth_lab, colorize_with_maps(colorizer, truth, maps, mode))
+                )
+                results[mode][n].append(result)
     mean = lambda rows: (float(np.mean([r[0] for r in rows])), float(np.mean([r[1] for r in rows])))  # noqa: E731
     return {
-        "hints": {n: mean(rows) for n, rows in results.items()},
         "gray": mean(gray),
-        "plain": mean(plain) if plain else None,
+        **{mode: {n: mean(rows) for n, rows in by_count.items()} for mode, by_count in results.items()},
     }
+
+
+def one_hint_reach(photos, colorizer: Colorizer, seed: int = 1) -> list[float]:
+    """Share of each photo's pixels whose a*b* one hint (sampled as in the sweep) moves by more than 5 units."""
+    shares = []
+    for index, (_, truth) in enumerate(photos):
+        truth_lab = rgb2lab(truth)
+        maps = sample_hints(truth_lab, 1, np.random.default_rng([seed, index]))
+        before = rgb2lab(colorize_with_maps(colorizer, truth, None))[..., 1:]
+        after = rgb2lab(colorize_with_maps(colorizer, truth, maps))[..., 1:]
+        shares.append(float((np.linalg.norm(after - before, axis=-1) > 5).mean()))
+    return shares
 
 
 def sweep_plot(result: dict, path: Path, title: str) -> None:
@@ -84,16 +113,16 @@ def sweep_plot(result: dict, path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    counts = list(result["hints"])
+    counts = list(COUNTS)
+    labels = {"branch": "learned hint branch", "spread": "spread along objects (default)", "both": "branch + spread"}
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), dpi=100)
     for axis, k, label in (
         (axes[0], 0, "PSNR dB (higher is better)"),
         (axes[1], 1, "mean CIEDE2000 (lower is better)"),
     ):
-        axis.plot(range(len(counts)), [result["hints"][n][k] for n in counts], "o-", label="model with hints")
+        for mode in (m for m in MODES if m in result):
+            axis.plot(range(len(counts)), [result[mode][n][k] for n in counts], "o-", label=labels[mode])
         axis.axhline(result["gray"][k], color="gray", linestyle="--", label="gray baseline")
-        if result["plain"] is not None:
-            axis.axhline(result["plain"][k], color="tab:orange", linestyle=":", label="model trained without hints")
         axis.set_xticks(range(len(counts)), [str(n) for n in counts])
         axis.set_xlabel("hints sampled from the truth (6x6 patches)")
         axis.set_ylabel(label)
@@ -105,39 +134,81 @@ def sweep_plot(result: dict, path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def example_figure(photos, colorizer: Colorizer, path: Path, count: int = 5) -> None:
-    """gray | automatic | with a few hints (dots drawn) | original."""
+def example_hints(truth: np.ndarray, rng: np.random.Generator) -> list[dict]:
+    """A point and a stroke as a person would give them: each in the truth's colour where it is put."""
+    height, width = truth.shape[:2]
+    x, y = int(rng.uniform(0.25, 0.75) * width), int(rng.uniform(0.25, 0.75) * height)
+    x0, y0 = int(rng.uniform(0.15, 0.55) * width), int(rng.uniform(0.2, 0.8) * height)
+    x1 = min(width - 1, x0 + width // 5)
+    ys = np.clip(y0 + (np.arange(x0, x1 + 1) - x0) // 6, 0, height - 1)
+    colour = lambda rgb: "#" + "".join(f"{int(v):02x}" for v in rgb)  # noqa: E731
+    along = truth[ys, np.arange(x0, x1 + 1)].reshape(-1, 3)
+    along = rgb_mean_by_lab(along)
+    return [
+        {
+            "x": x,
+            "y": y,
+            "color": colour(rgb_mean_by_lab(truth[max(0, y - 3) : y + 3, max(0, x - 3) : x + 3].reshape(-1, 3))),
+        },
+        {"points": [[x0, int(ys[0])], [x1, int(ys[-1])]], "color": colour(along), "radius": 3},
+    ]
+
+
+def rgb_mean_by_lab(pixels: np.ndarray) -> np.ndarray:
+    """The sRGB colour of the mean a*b* of some pixels (at a mid lightness: a hint's lightness does not matter)."""
+    from skimage.color import lab2rgb
+
+    ab = rgb2lab(pixels[None].astype(np.uint8))[0, :, 1:].mean(axis=0)
+    return np.clip(lab2rgb(np.array([[[60.0, *ab]]]))[0, 0] * 255, 0, 255).round()
+
+
+def draw_hints(image: np.ndarray, hints: list[dict]) -> np.ndarray:
+    canvas = Image.fromarray(image)
+    draw = ImageDraw.Draw(canvas)
+    for hint in hints:
+        if "points" in hint:
+            draw.line([tuple(p) for p in hint["points"]], fill="white", width=9)
+            draw.line([tuple(p) for p in hint["points"]], fill=hint["color"], width=5)
+        else:
+            x, y = hint["x"], hint["y"]
+            draw.ellipse((x - 6, y - 6, x + 6, y + 6), fill=hint["color"], outline="white", width=2)
+    return np.asarray(canvas)
+
+
+def example_figure(photos, colorizer: Colorizer, path: Path) -> None:
+    """gray | automatic | with one point and one stroke (drawn) | original."""
     from colorizer.figures import comparison_grid
 
     rows = []
     for index, (_, truth) in enumerate(photos):
-        truth_lab = rgb2lab(truth)
-        maps = sample_hints(truth_lab, count, np.random.default_rng([7, index]))
-        hinted = Image.fromarray(colorize_with_maps(colorizer, truth, maps))
-        draw = ImageDraw.Draw(hinted)
-        ys, xs = np.nonzero(maps[2])
-        for y0, x0 in {(y - y % PATCH, x - x % PATCH) for y, x in zip(ys, xs, strict=True)}:
-            colour = tuple(int(v) for v in truth[min(y0 + 3, truth.shape[0] - 1), min(x0 + 3, truth.shape[1] - 1)])
-            draw.ellipse((x0 - 3, y0 - 3, x0 + PATCH + 3, y0 + PATCH + 3), fill=colour, outline="white", width=2)
-        rows.append([gray_preview(truth), colorize_with_maps(colorizer, truth, None), np.asarray(hinted), truth])
-    labels = ("gray", "automatic", f"with {count} hints (dots)", "original")
+        hints = example_hints(truth, np.random.default_rng([11, index]))
+        hinted = colorizer.colorize_array(truth, SIZE, hints=hints)
+        rows.append([gray_preview(truth), colorizer.colorize_array(truth, SIZE), draw_hints(hinted, hints), truth])
+    labels = ("gray", "automatic", "one point + one stroke (drawn)", "original")
     comparison_grid(rows, labels, height=240).save(path)
 
 
-def timing(colorizer: Colorizer, work: Path) -> list[list[str]]:
-    """CLI (process start included) and HTTP (the page's request) for one 1-MP photo, with and without 10 hints."""
+def timing(colorizer: Colorizer, work: Path, photo_source: Path) -> list[list[str]]:
+    """CLI (process start included) for a 12-MP JPEG and the page's request for a 1-MP one, with and without 10
+    hints (medians of 5)."""
     from fastapi.testclient import TestClient
 
     from colorizer.inference.serve import create_app
 
-    photo = work / "photo.jpg"
-    source = sorted((Path(__file__).resolve().parents[2] / "shared" / "photos").glob("mate-*.jpg"))[0]
-    Image.open(source).convert("L").resize((1155, 866)).save(photo, quality=92)
-    hints = [{"x": 100 + 90 * i, "y": 100 + 60 * i, "color": "#b0302a"} for i in range(10)]
-    (work / "hints.json").write_text(json.dumps(hints))
+    gray = Image.open(photo_source).convert("L")
+    big, small = work / "big.jpg", work / "small.jpg"
+    gray.resize((4000, 3000), Image.BICUBIC).save(big, quality=92)
+    gray.resize((1155, 866), Image.BICUBIC).save(small, quality=92)
+
+    def hints_for(width: int, height: int) -> list[dict]:
+        return [
+            {"x": width * (i + 1) // 12, "y": height * ((i * 7) % 10 + 1) // 12, "color": "#b0302a"} for i in range(10)
+        ]
+
+    (work / "big.hints.json").write_text(json.dumps(hints_for(4000, 3000)))
 
     def cli(with_hints: bool) -> float:
-        extra = ["--hints", str(work / "hints.json")] if with_hints else []
+        extra = ["--hints", str(work / "big.hints.json")] if with_hints else []
         started = time.perf_counter()
         subprocess.run(
             [
@@ -145,7 +216,7 @@ def timing(colorizer: Colorizer, work: Path) -> list[list[str]]:
                 "-m",
                 "colorizer",
                 "colorize",
-                str(photo),
+                str(big),
                 "--out",
                 str(work / "out"),
                 "--overwrite",
@@ -157,10 +228,10 @@ def timing(colorizer: Colorizer, work: Path) -> list[list[str]]:
         return time.perf_counter() - started
 
     client = TestClient(create_app(colorizer))
-    upload = photo.read_bytes()
+    upload = small.read_bytes()
 
     def http(with_hints: bool) -> float:
-        data = {"hints": json.dumps(hints)} if with_hints else None
+        data = {"hints": json.dumps(hints_for(1155, 866))} if with_hints else None
         started = time.perf_counter()
         response = client.post("/api/colorize?format=png", files={"file": ("p.jpg", upload)}, data=data)
         assert response.status_code == 200 and Image.open(io.BytesIO(response.content)).size == (1155, 866)
@@ -168,7 +239,7 @@ def timing(colorizer: Colorizer, work: Path) -> list[list[str]]:
 
     rows = []
     for name, function in (
-        ("CLI, 1-MP JPEG, process start included", cli),
+        ("CLI, 12-MP JPEG, process start included", cli),
         ("web page request, 1-MP JPEG -> PNG", http),
     ):
         function(False)
@@ -178,41 +249,62 @@ def timing(colorizer: Colorizer, work: Path) -> list[list[str]]:
     return rows
 
 
-def sweep_table(result: dict, plain_label: str) -> str:
-    rows = [["gray baseline (ab = 0)", "", f"{result['gray'][0]:.2f}", f"{result['gray'][1]:.2f}"]]
-    if result["plain"]:
-        rows.append([plain_label, "", f"{result['plain'][0]:.2f}", f"{result['plain'][1]:.2f}"])
-    rows += [["with hints", n, f"{p:.2f}", f"{d:.2f}"] for n, (p, d) in result["hints"].items()]
-    return table(["model", "hints", "PSNR dB", "ΔE2000"], rows)
+def sweep_table(result: dict) -> str:
+    modes = [m for m in MODES if m in result]
+    names = {"branch": "learned branch", "spread": "spread (default)", "both": "branch + spread"}
+    header = ["hints", *[f"{names[m]}: PSNR dB / ΔE2000" for m in modes]]
+    rows = [["gray baseline", *[f"{result['gray'][0]:.2f} / {result['gray'][1]:.2f}" for _ in modes]]]
+    for n in COUNTS:
+        rows.append([n, *[f"{result[m][n][0]:.2f} / {result[m][n][1]:.2f}" for m in modes]])
+    return table(header, rows)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--heldout", type=Path, help="a folder of photos from sources the hints model never saw")
-    parser.add_argument("--hints-model", type=Path, help="trained with --hints, without the held-out sources")
-    parser.add_argument("--plain-model", type=Path, help="the same recipe trained without hints")
-    parser.add_argument("--val", type=Path, help="a prepared folder: sweep, figure and timing of the bundled model")
-    parser.add_argument("--out", type=Path, default=Path("docs"))
+    parser.add_argument("--data", type=Path, required=True, help="a prepared folder (its held-out split) or photos")
+    parser.add_argument("--split", default="heldout", help="split of a prepared folder (default: heldout)")
+    parser.add_argument("--model", type=Path, help="model to measure (default: the bundled one)")
+    parser.add_argument("--every", type=int, default=1, help="use every Nth photo (default: all)")
+    parser.add_argument("--out", type=Path, help="folder for the sweep plot and example figure (e.g. docs/)")
+    parser.add_argument("--no-timing", action="store_true")
     args = parser.parse_args()
-    if args.heldout:
-        photos, _ = evaluation_images(args.heldout, SIZE)  # colour photos at 512 px (grayscale ones left out)
-        plain = Colorizer.load(args.plain_model) if args.plain_model else None
-        result = sweep(photos, Colorizer.load(args.hints_model), plain)
-        sweep_plot(
-            result, args.out / "hints-sweep.png", f"{len(photos)} photos of held-out sources (mate, plasma, opencv)"
-        )
-        print(sweep_table(result, "trained without hints"))
-    if args.val:
+    from benchmarks.common import machine
+
+    colorizer = Colorizer.load(args.model)
+    photos, _ = evaluation_images(args.data, SIZE, splits=(args.split,))
+    photos = photos[:: args.every]
+    modes = MODES if colorizer.takes_hints else ("spread",)
+    started = time.perf_counter()
+    result = sweep(photos, colorizer, modes)
+    reach = one_hint_reach(photos, colorizer)
+    lines = [
+        "# Colour hints (benchmarks/hints.py)",
+        "",
+        machine(),
+        "",
+        f"Model: {args.model or 'bundled'}; {len(photos)} photos of {args.data} ({args.split}), 512 px; "
+        f"{time.perf_counter() - started:.0f} s.",
+        "",
+        sweep_table(result),
+        "",
+        f"One hint (sampled as in the sweep) changes the colour (> 5 ab units) of a median {np.median(reach):.0%} of "
+        f"the photo (quartiles {np.percentile(reach, 25):.0%} - {np.percentile(reach, 75):.0%}).",
+    ]
+    print("\n".join(lines), flush=True)
+    if args.out:
+        sweep_plot(result, args.out / "hints-sweep.png", f"{len(photos)} photos of sources never trained on")
+        example_figure(photos[:4], colorizer, args.out / "hints-examples.png")
+    if not args.no_timing:
         import tempfile
 
-        bundled = Colorizer.load()
-        images, _ = evaluation_images(args.val, SIZE)
-        result = sweep(images, bundled, None)
-        sweep_plot(result, args.out / "hints-sweep-val.png", f"bundled model, {len(images)} validation photos")
-        print(sweep_table(result, ""))
-        example_figure(images[:4], bundled, args.out / "hints-examples.png")
         with tempfile.TemporaryDirectory() as tmp:
-            print(table(["request", "no hints", "10 hints"], timing(bundled, Path(tmp))))
+            source = Path(__file__).resolve().parents[1] / "examples" / "originals" / "leuven.jpg"
+            rows = timing(colorizer, Path(tmp), source)
+        lines += ["", table(["request", "no hints", "10 hints"], rows)]
+        print(lines[-1])
+    results = Path(__file__).resolve().parent / "results"
+    results.mkdir(exist_ok=True)
+    (results / "hints.md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def images_per_second(data, size, batch, device, precision, channels_last, steps, repeats, workers) -> dict:
+def images_per_second(
+    data, size, batch, device, precision, channels_last, steps, repeats, workers, encoder="resnet18"
+) -> dict:
     """{"memory": img/s, "real": img/s}, medians over `repeats` rounds; each round times both, one after the other,
     so that drift in the machine's speed hits both alike."""
     cfg = TrainConfig(
@@ -38,6 +40,7 @@ def images_per_second(data, size, batch, device, precision, channels_last, steps
         precision=precision,
         channels_last=channels_last,
         workers=workers,
+        encoder=encoder,
         progress=False,
     )
     ctx = Context(0, 1, device, choose_precision(precision, device))
@@ -87,6 +90,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=0, help="steps per timing (default: by device and size)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--encoder", default="resnet18")
     args = parser.parse_args()
     device = torch.device(args.device)
     print(machine())
@@ -94,10 +98,11 @@ def main() -> None:
     for size, precision in itertools.product(args.sizes, args.precisions):
         steps = args.steps or (50 if device.type == "cuda" else max(2, 40 * 224 * 224 // (size * size * args.batch)))
         measured = images_per_second(
-            args.data, size, args.batch, device, precision, True, steps, args.repeats, args.workers
+            args.data, size, args.batch, device, precision, True, steps, args.repeats, args.workers, args.encoder
         )
         rows.append(
             [
+                args.encoder,
                 size,
                 args.batch,
                 precision,
@@ -108,7 +113,12 @@ def main() -> None:
             ]
         )
         print(rows[-1], flush=True)
-    print(table(["size", "batch", "precision", "layout", "in-memory img/s", "real data path img/s", "ratio"], rows))
+    print(
+        table(
+            ["encoder", "size", "batch", "precision", "layout", "in-memory img/s", "real data path img/s", "ratio"],
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

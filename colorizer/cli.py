@@ -1,6 +1,6 @@
 """The `colorizer` command line: one parser, a subcommand per stage of the pipeline.
 
-    colorizer prepare SRC OUT          split + resize a folder of photos for training
+    colorizer prepare SRC... OUT       split + resize folders of photos for training
     colorizer train DATA --out RUN     train the autoencoder (torchrun for several GPUs)
     colorizer colorize PHOTO... --out DIR   colourise photos at full resolution
     colorizer evaluate DATA --model M --out DIR   PSNR, SSIM, CIEDE2000, colourfulness, AuC vs the gray baseline
@@ -40,15 +40,23 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     if args.quality is not None and not 1 <= args.quality <= 100:
         return _error("--quality must be between 1 and 100")
     settings = PrepareSettings(size=args.size, quality=args.quality, max_pixels=args.max_pixels)
+    val_sources = None if args.val_sources is None else [n for n in args.val_sources.split(",") if n.strip()]
     try:
-        summary = run_prepare(args.src, args.out, settings, args.val_fraction, args.seed, args.workers)
+        summary = run_prepare(
+            args.src, args.out, settings, args.val_fraction, args.seed, args.workers, val_sources=val_sources
+        )
     except PrepareError as err:
         return _error(str(err))
     for source in summary["gray"]:
         print(f"  left out (grayscale, no colour to learn): {source}")
+    if len(summary["sources"]) > 1:
+        for name, counts in sorted(summary["sources"].items()):
+            split = " / ".join(f"{n} {k}" for k, n in counts.items() if n)
+            print(f"  source {name or '(unnamed)'}: {split}")
+    heldout = f" / {summary['heldout']} held out" if summary["heldout"] else ""
     print(
         f"{args.out}: {summary['prepared']} prepared, {summary['skipped']} already there, "
-        f"{len(summary['gray'])} grayscale left out; split {summary['train']} train / {summary['val']} val"
+        f"{len(summary['gray'])} grayscale left out; split {summary['train']} train / {summary['val']} val{heldout}"
     )
     return _report_failures(summary["failed"], summary["found"])
 
@@ -73,6 +81,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _load_colorizer(args: argparse.Namespace):
+    import colorizer.training  # noqa: F401  registers the on-the-fly export of checkpoints (no torch until used)
     from colorizer.inference.photos import Colorizer
 
     return Colorizer.load(args.model, device=args.device, temperature=args.temperature)
@@ -88,6 +97,8 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         return _error(str(err))
     if not 0 <= args.smoothing < 1:
         return _error("--smoothing must be at least 0 and below 1")
+    if not 0 <= args.saturation <= 4:
+        return _error("--saturation must be from 0 (gray) to 4")
     summary = colorize_paths(
         colorizer,
         args.inputs,
@@ -99,6 +110,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         args.batch_size,
         smoothing=args.smoothing,
         hints_file=args.hints,
+        saturation=args.saturation,
     )
     for line in summary.skipped:
         print(f"  skipped: {line}", file=sys.stderr)
@@ -121,7 +133,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     for line in result["protocol"]["left_out"]:
         print(f"  left out: {line}", file=sys.stderr)
     print(f"{result['protocol']['images']} images at {args.size} px (longer side):")
-    print(format_table(result["mean"]))
+    print(format_table(result["mean"], result["sources"]))
     print(f"metrics.json, metrics.csv and comparison figures in {args.out}")
     return 0
 
@@ -187,13 +199,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser(
         "prepare",
-        help="split a folder of photos into train/val and resize them to padded squares",
-        description="Find photos under SRC, split them at random into train and validation, resize the longer "
+        help="split folders of photos into train/val and resize them to padded squares",
+        description="Find photos under each SRC, split them at random into train and validation (and hold out "
+        "whole sources with --val-sources), resize the longer "
         "side to --size and pad to a square with zeros, in parallel. Writes OUT/images/ and OUT/manifest.json. "
         "Re-running on the same OUT adds only new photos. SRC is never modified.",
     )
-    p.add_argument("src", type=Path, metavar="SRC", help="folder of photos (searched recursively)")
+    p.add_argument(
+        "src",
+        type=Path,
+        nargs="+",
+        metavar="SRC",
+        help="folders of photos (searched recursively); each is a source named after its folder, or, if it holds "
+        "only sub-folders, each sub-folder is one",
+    )
     p.add_argument("out", type=Path, metavar="OUT", help="output folder (created if needed)")
+    p.add_argument(
+        "--val-sources",
+        metavar="NAME[,NAME]",
+        help="hold out these whole sources for evaluation (split 'heldout': never trained on, nor used to choose the "
+        "best epoch); fixed when OUT is first prepared",
+    )
     p.add_argument("--size", type=int, default=2000, help="side of the output squares in pixels (default: 2000)")
     p.add_argument("--val-fraction", type=float, default=0.1, help="share of photos for validation (default: 0.1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random split (default: 0)")
@@ -245,8 +271,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--hints",
         type=Path,
         default=None,
-        help='colour hints, a JSON list like [{"x": 412, "y": 96, "color": "#b0302a"}] in photo pixels (optional '
-        '"radius"); a photo\'s own NAME.hints.json beside it takes precedence',
+        help='colour hints, a JSON list of points {"x": 412, "y": 96, "color": "#b0302a"} and strokes {"points": '
+        '[[x, y], ...], "color": "#b0302a"} in photo pixels (optional "radius"); each spreads along its object. A '
+        "photo's own NAME.hints.json beside it takes precedence",
+    )
+    p.add_argument(
+        "--saturation",
+        type=float,
+        default=1.0,
+        help="scale the colour: 1 = the model's (default), 0 = gray, 1.3 = a third more vivid; up to 4",
     )
     p.add_argument(
         "--smoothing",

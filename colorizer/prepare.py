@@ -1,11 +1,18 @@
-"""`colorizer prepare SRC OUT`: split a folder of photos into train/validation and resize them to padded squares.
+"""`colorizer prepare SRC... OUT`: split photos into train/validation and resize them to padded squares.
 
     colorizer prepare ~/photos data/ --size 2000 --quality 90 --workers 8
+    colorizer prepare ~/photos ~/datasets/ data/ --val-sources urban100,sun-hays80   # hold out whole sources
 
 Each photo becomes an 8-bit RGB square of `--size` pixels: the longer side resized to `--size`, the rest padded with
 zeros (the padding box is recorded so later stages can leave it out). Work is spread over a process pool; the parent
 alone writes `OUT/manifest.json`, which records the split and, per file, its source, content hash, original size,
 scale and padding box. Re-running on the same OUT only adds what is new. Nothing under SRC is ever written.
+
+Sources: each SRC is one source, named after its folder, unless it holds no photos of its own but sub-folders that
+do (a folder of folders): then each sub-folder is a source. Every record carries its `source_name`. The split is
+random (`--val-fraction`) within the sources that train; sources named by `--val-sources` go whole to a third split,
+`heldout`, that training never reads (not even to choose its best epoch) and `evaluate` scores per source. The
+held-out names are recorded in the manifest and may not change on a later run, so no photo ever moves between splits.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from PIL import Image
 from colorizer.atomic import atomic_write_text
 from colorizer.images import (
     DEFAULT_MAX_PIXELS,
+    IMAGE_EXTENSIONS,
     ImageReadError,
     atomic_save,
     find_images,
@@ -35,6 +43,7 @@ from colorizer.parallel import parallel_map
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
+SPLITS = ("train", "val", "heldout")
 IMAGE_DIR = "images"
 
 
@@ -71,7 +80,7 @@ def prepare_one(task: tuple[str, str, str, str, PrepareSettings]) -> dict:
 
     Returns a manifest record ({"status": "ok", ...}) or {"status": "gray" | "error", "reason": ...}.
     """
-    source, relative, sha, out_path, settings = task
+    source, relative, sha, out_path, settings = task[:5]
     try:
         image = open_image(Path(source), settings.max_pixels, longest_side=settings.size)
         original_size = _original_size(Path(source))
@@ -146,32 +155,86 @@ def assign_splits(new: list[str], existing_val: int, total: int, val_fraction: f
     return set(order[: min(len(order), max(0, wanted - existing_val))])
 
 
-def _check_paths(src: Path, out: Path) -> None:
-    if not src.exists():
-        raise PrepareError(f"source folder {src} does not exist")
-    if not src.is_dir():
-        raise PrepareError(f"source {src} is not a folder")
-    if src.resolve() == out.resolve():
-        raise PrepareError(f"OUT must differ from SRC ({src}): prepare never writes into the source folder")
+def _has_photos_directly(folder: Path) -> bool:
+    return any(p.is_file() and p.name.lower().endswith(IMAGE_EXTENSIONS) for p in folder.iterdir())
+
+
+def discover_sources(srcs: list[Path], out: Path) -> list[tuple[str, Path]]:
+    """[(source name, folder)]: each SRC, or each sub-folder of a SRC that is a folder of folders."""
+    found: list[tuple[str, Path]] = []
+    for src in srcs:
+        if not src.exists():
+            raise PrepareError(f"source folder {src} does not exist")
+        if not src.is_dir():
+            raise PrepareError(f"source {src} is not a folder")
+        if src.resolve() == out.resolve():
+            raise PrepareError(f"OUT must differ from SRC ({src}): prepare never writes into the source folder")
+        subfolders = sorted(p for p in src.iterdir() if p.is_dir() and p.resolve() != out.resolve())
+        if _has_photos_directly(src) or not subfolders:
+            found.append((src.resolve().name or str(src), src))
+        else:
+            found += [(sub.name, sub) for sub in subfolders if find_images(sub, exclude=out)]
+    names = [name for name, _ in found]
+    clashes = sorted({n for n in names if names.count(n) > 1})
+    if clashes:
+        raise PrepareError(
+            f"two source folders share the name {', '.join(clashes)}: sources are named after their folders, so "
+            "rename one (or link it under another name)"
+        )
+    return found
+
+
+def assign_heldout(val_sources: list[str] | None, manifest: dict, known_sources: set[str]) -> list[str]:
+    """The held-out source names for this run: as recorded, or as given the first time (never changed later)."""
+    recorded = manifest.get("val_sources")
+    if val_sources is None:
+        return list(recorded or [])
+    wanted = sorted(set(val_sources))
+    unknown = [name for name in wanted if name not in known_sources]
+    if unknown:
+        raise PrepareError(
+            f"--val-sources names {', '.join(unknown)}, which is not a source here; sources: "
+            f"{', '.join(sorted(known_sources))}"
+        )
+    if recorded is not None and recorded != wanted:
+        raise PrepareError(
+            f"this folder holds out {', '.join(recorded) or 'no source'}; --val-sources {','.join(wanted)} would move "
+            "photos between splits. Use the same --val-sources (or none) or a new OUT"
+        )
+    if recorded is None and manifest["files"] and wanted:
+        raise PrepareError("sources can only be held out when a folder is first prepared; use a new OUT")
+    return wanted
 
 
 def run_prepare(
-    src: Path,
+    src: Path | list[Path],
     out: Path,
     settings: PrepareSettings,
     val_fraction: float = 0.1,
     seed: int = 0,
     workers: int | None = None,
     progress: bool = True,
+    val_sources: list[str] | None = None,
 ) -> dict:
-    """Prepare SRC into OUT. Returns a summary: counts plus the lists of failed and grayscale files."""
-    src, out = Path(src), Path(out)
-    _check_paths(src, out)
+    """Prepare the photos of SRC (one folder or several) into OUT.
+
+    Returns a summary: counts per split and per source, plus the lists of failed and grayscale files.
+    """
+    srcs = [Path(p) for p in (src if isinstance(src, (list, tuple)) else [src])]
+    out = Path(out)
     if not 0 <= val_fraction < 1:
         raise PrepareError(f"--val-fraction must be in [0, 1), got {val_fraction}")
-    sources = find_images(src, exclude=out)
-    if not sources:
-        raise PrepareError(f"no images (JPEG, PNG, WebP, BMP, TIFF) found under {src}")
+    source_folders = discover_sources(srcs, out)
+    found_in: dict[str, str] = {}  # photo path -> source name
+    relative: dict[str, str] = {}  # photo path -> the name the manifest records
+    for name, folder in source_folders:
+        top = next(s for s in srcs if folder == s or s in folder.parents)
+        for path in find_images(folder, exclude=out):
+            found_in[str(path)] = name
+            rel = path.relative_to(top).as_posix()
+            relative[str(path)] = rel if len(srcs) == 1 else f"{top.resolve().name}/{rel}"
+    if not found_in:
+        raise PrepareError(f"no images (JPEG, PNG, WebP, BMP, TIFF) found under {', '.join(map(str, srcs))}")
     manifest = load_manifest(out) or {
         "version": MANIFEST_VERSION,
         "settings": None,
@@ -183,13 +246,14 @@ def run_prepare(
         raise PrepareError(
             f"{out} was prepared with {manifest['settings']}, not {wanted_settings}; use the same settings or a new OUT"
         )
+    heldout = assign_heldout(val_sources, manifest, {name for name, _ in source_folders})
     manifest["settings"] = wanted_settings
+    manifest["val_sources"] = heldout
     (out / IMAGE_DIR).mkdir(parents=True, exist_ok=True)
     workers = max(1, workers or os.cpu_count() or 1)
 
-    relative = {str(p): p.relative_to(src).as_posix() for p in sources}
     failed: list[dict] = []
-    hashes = parallel_map(file_sha256, [str(p) for p in sources], workers, "hashing", progress)
+    hashes = parallel_map(file_sha256, sorted(found_in), workers, "hashing", progress)
     known = {r["sha256"] for r in manifest["files"] if (out / r["file"]).exists()}
     known |= {r["sha256"] for r in manifest["excluded"]}
     manifest["files"] = [r for r in manifest["files"] if r["sha256"] in known]
@@ -203,27 +267,45 @@ def run_prepare(
             tasks.append((path, relative[path], sha, str(out_path), settings))
 
     results = parallel_map(prepare_one, tasks, workers, "preparing", progress)
+    source_of = {relative[p]: found_in[p] for p in found_in}
+    for r in results:
+        r["source_name"] = source_of[r["source"]]
     results.sort(key=lambda r: r["source"])
     failed += [{"source": r["source"], "reason": r["reason"]} for r in results if r["status"] == "error"]
     gray = [r for r in results if r["status"] == "gray"]
     new = [r for r in results if r["status"] == "ok"]
-    existing_val = sum(r["split"] == "val" for r in manifest["files"])
-    val = assign_splits([r["sha256"] for r in new], existing_val, len(manifest["files"]) + len(new), val_fraction, seed)
     for record in new:
         del record["status"]
-        record["split"] = "val" if record["sha256"] in val else "train"
+    pooled_old = [r for r in manifest["files"] if r.get("split") != "heldout"]
+    pooled_new = [r for r in new if r["source_name"] not in heldout]
+    existing_val = sum(r["split"] == "val" for r in pooled_old)
+    total = len(pooled_old) + len(pooled_new)
+    val = assign_splits([r["sha256"] for r in pooled_new], existing_val, total, val_fraction, seed)
+    for record in new:
+        if record["source_name"] in heldout:
+            record["split"] = "heldout"
+        else:
+            record["split"] = "val" if record["sha256"] in val else "train"
     manifest["files"] = sorted(manifest["files"] + new, key=lambda r: r["file"])
     manifest["excluded"] = sorted(
-        manifest["excluded"] + [{"source": r["source"], "sha256": r["sha256"], "reason": r["reason"]} for r in gray],
+        manifest["excluded"]
+        + [
+            {"source": r["source"], "source_name": r["source_name"], "sha256": r["sha256"], "reason": r["reason"]}
+            for r in gray
+        ],
         key=lambda r: r["sha256"],
     )
     write_manifest(out, manifest)
+    per_source: dict[str, dict[str, int]] = {}
+    for r in manifest["files"]:
+        counts = per_source.setdefault(r.get("source_name", ""), dict.fromkeys(SPLITS, 0))
+        counts[r["split"]] += 1
     return {
-        "found": len(sources),
+        "found": len(found_in),
         "prepared": len(new),
-        "skipped": len(sources) - len(tasks) - sum(1 for _, _, e in hashes if e),
-        "train": sum(r["split"] == "train" for r in manifest["files"]),
-        "val": sum(r["split"] == "val" for r in manifest["files"]),
+        "skipped": len(found_in) - len(tasks) - sum(1 for _, _, e in hashes if e),
+        **{split: sum(r["split"] == split for r in manifest["files"]) for split in SPLITS},
+        "sources": per_source,
         "gray": [r["source"] for r in gray],
         "failed": sorted(failed, key=lambda f: f["source"]),
     }

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from colorizer.cli import main
 from colorizer.training import metrics
@@ -70,3 +71,32 @@ def test_evaluate_on_a_photo_folder_leaves_out_gray_and_broken(tmp_path, capsys)
     err = capsys.readouterr().err
     assert "gray.png" in err and "broken.png" in err
     assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["protocol"]["images"] == 1
+
+
+def test_evaluate_reports_each_source_with_gray_beside_it(tmp_path, capsys):
+    """Per source, means of exactly that source's photos; held-out sources are marked; a source whose photos are
+    gray-coloured in truth scores the gray baseline perfectly, the others do not."""
+    from colorizer.prepare import PrepareSettings, run_prepare
+
+    src = tmp_path / "pool"
+    for name, seed in (("vivid", 0), ("muted", 50)):
+        (src / name).mkdir(parents=True)
+        for i in range(4):
+            image = colour_photo(96, 72, seed + i)
+            if name == "muted":  # barely coloured: gray is close to the truth
+                image = Image.blend(image.convert("L").convert("RGB"), image, 0.12)
+            image.save(src / name / f"{i}.png")
+    data = tmp_path / "data"
+    run_prepare(src, data, PrepareSettings(size=96), 0.5, workers=1, progress=False, val_sources=["muted"])
+    assert main(["evaluate", str(data), "--out", str(tmp_path / "eval"), "--size", "64"]) == 0
+    printed = capsys.readouterr().out
+    assert "muted (held out): 4 photos" in printed and "vivid: 2 photos" in printed
+    result = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    sources = result["sources"]
+    assert set(sources) == {"muted (held out)", "vivid"} and sources["vivid"]["images"] == 2
+    assert sources["muted (held out)"]["gray"]["delta_e"] < sources["vivid"]["gray"]["delta_e"] - 5
+    rows = list(csv.DictReader((tmp_path / "eval" / "metrics.csv").read_text().splitlines()))
+    muted = [float(r["delta_e"]) for r in rows if r["source"] == "muted (held out)" and r["method"] == "gray"]
+    assert abs(np.mean(muted) - sources["muted (held out)"]["gray"]["delta_e"]) < 1e-3
+    overall = np.mean([float(r["delta_e"]) for r in rows if r["method"] == "gray"])
+    assert abs(overall - result["mean"]["gray"]["delta_e"]) < 1e-3

@@ -192,3 +192,22 @@ def test_without_torch_a_checkpoint_or_training_says_what_to_install(tmp_path):
     assert result.returncode == 2 and "training extra" in result.stderr and "colorizer export" in result.stderr
     result = _run_without_torch("train", str(tmp_path), "--out", str(tmp_path / "run"))
     assert result.returncode == 2 and "photo-colorizer[train]" in result.stderr
+
+
+def test_the_inference_package_imports_nothing_from_the_training_package():
+    """The layout's promise, in both readings: no module of colorizer/inference names colorizer.training (even inside
+    a function), and importing all of them loads none of it."""
+    import ast
+
+    for path in sorted((ROOT / "colorizer" / "inference").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            assert not [n for n in names if n.startswith("colorizer.training")], f"{path.name} imports {names}"
+    modules = [f"colorizer.inference.{p.stem}" for p in (ROOT / "colorizer" / "inference").glob("*.py")]
+    probe = "import importlib, sys\n"
+    probe += "".join(f"importlib.import_module({m!r})\n" for m in modules if not m.endswith(("video", "temporal")))
+    probe += "print(sorted(m for m in sys.modules if m.startswith('colorizer.training')))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr

@@ -132,3 +132,74 @@ def test_output_inside_source_is_not_rescanned(photo_folder):
     first = run_prepare(photo_folder, out, SETTINGS, workers=1, progress=False)
     second = run_prepare(photo_folder, out, SETTINGS, workers=1, progress=False)
     assert first["found"] == second["found"] == 12
+
+
+def _sources(root: Path) -> Path:
+    """Three sources as a user would have them: a folder of its own, and a folder of folders with two more."""
+    from tests.conftest import colour_photo
+
+    for folder, count, seed in (("own", 8, 0), ("pool/city", 5, 100), ("pool/fields", 4, 200)):
+        (root / folder).mkdir(parents=True)
+        for i in range(count):
+            colour_photo(90 + 7 * i, 70, seed=seed + i).save(root / folder / f"p{i}.png")
+    return root
+
+
+def _records(out: Path) -> list[dict]:
+    return json.loads((out / "manifest.json").read_text())["files"]
+
+
+def test_several_sources_are_recorded_and_whole_sources_held_out(tmp_path):
+    root = _sources(tmp_path / "src")
+    out = tmp_path / "data"
+    summary = run_prepare(
+        [root / "own", root / "pool"],
+        out,
+        PrepareSettings(size=64),
+        0.25,
+        workers=1,
+        progress=False,
+        val_sources=["fields"],
+    )
+    records = _records(out)
+    assert {r["source_name"] for r in records} == {"own", "city", "fields"}
+    assert {r["source"].split("/")[0] for r in records} == {"own", "pool"}  # paths stay apart per SRC
+    by_source = {name: {r["split"] for r in records if r["source_name"] == name} for name in ("own", "city", "fields")}
+    assert by_source["fields"] == {"heldout"}  # the whole source, nothing of it elsewhere
+    assert by_source["own"] | by_source["city"] == {"train", "val"} and "heldout" not in by_source["own"]
+    assert summary["heldout"] == 4 and summary["sources"]["fields"]["heldout"] == 4
+    assert round(0.25 * 13) == summary["val"]  # the random split is over the sources that train
+    # Stable: new photos of a held-out source go to it; nothing moves; the held-out names are remembered.
+    from tests.conftest import colour_photo
+
+    colour_photo(77, 66, seed=999).save(root / "pool" / "fields" / "new.png")
+    colour_photo(78, 66, seed=998).save(root / "own" / "new.png")
+    before = {r["sha256"]: r["split"] for r in records}
+    run_prepare([root / "own", root / "pool"], out, PrepareSettings(size=64), 0.25, workers=1, progress=False)
+    after = {r["sha256"]: (r["split"], r["source_name"]) for r in _records(out)}
+    assert all(after[sha][0] == split for sha, split in before.items())
+    new = {v for k, v in after.items() if k not in before}
+    assert ("heldout", "fields") in new and all(s != "heldout" for s, name in new if name == "own")
+
+
+def test_source_split_errors(tmp_path):
+    root = _sources(tmp_path / "src")
+    out = tmp_path / "data"
+    settings = PrepareSettings(size=64)
+    with pytest.raises(PrepareError, match="not a source here; sources: city, fields, own"):
+        run_prepare([root / "own", root / "pool"], out, settings, workers=1, progress=False, val_sources=["kodak"])
+    run_prepare([root / "own", root / "pool"], out, settings, workers=1, progress=False, val_sources=["city"])
+    with pytest.raises(PrepareError, match="would move photos between splits"):
+        run_prepare([root / "own", root / "pool"], out, settings, workers=1, progress=False, val_sources=["fields"])
+    (tmp_path / "other" / "own").mkdir(parents=True)
+    shutil.copy(root / "own" / "p0.png", tmp_path / "other" / "own" / "x.png")
+    with pytest.raises(PrepareError, match="share the name own"):
+        run_prepare([root / "own", tmp_path / "other"], tmp_path / "d2", settings, workers=1, progress=False)
+
+
+def test_cli_takes_several_sources(tmp_path, capsys):
+    root = _sources(tmp_path / "src")
+    args = ["prepare", str(root / "own"), str(root / "pool"), str(tmp_path / "data"), "--size", "64"]
+    assert main([*args, "--val-sources", "city", "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "source city: 5 heldout" in out and "5 held out" in out

@@ -172,8 +172,6 @@ def test_page_in_a_real_browser(live_server, browser, tmp_path):
 
 def test_colour_points_on_the_page_in_a_real_browser(live_server, browser, colorizer):
     """Upload, click the sky, pick red: the result turns red there; undo takes the point away again."""
-    if not colorizer.takes_hints:
-        pytest.skip("the bundled model was trained without hints")
     from colorizer.inference.color import rgb_to_lab
 
     pixel_at = """([x, y]) => {
@@ -203,7 +201,7 @@ def test_colour_points_on_the_page_in_a_real_browser(live_server, browser, color
         " && document.querySelector('.result .dot').title.startsWith('#c83c28')",
         timeout=60_000,
     )
-    assert page.inner_text(".result .status") == "done · 1 colour point"
+    assert page.inner_text(".result .status") == "done · 1 colour hint"
     after = page.evaluate(pixel_at, [x, y])
     a_before, a_after = (rgb_to_lab(np.array(c, np.uint8))[1] for c in (before, after))
     assert a_after > a_before + 10, (before, after)
@@ -218,3 +216,58 @@ def test_colour_points_on_the_page_in_a_real_browser(live_server, browser, color
         timeout=60_000,
     )
     assert page.query_selector(".result .dot") is None
+
+
+PIXELS_OF_RESULT = """() => {
+    const image = document.querySelector('.result img.after');
+    const canvas = document.createElement('canvas');
+    canvas.width = image.naturalWidth; canvas.height = image.naturalHeight;
+    const context = canvas.getContext('2d');
+    context.drawImage(image, 0, 0);
+    return Array.from(context.getImageData(0, 0, canvas.width, canvas.height).data);
+}"""
+
+
+def test_a_brush_stroke_on_the_page_colours_its_region_and_stops_at_the_edge(live_server, browser, tmp_path):
+    """Brush mode: drag across the darker left part of a two-part photo with blue; the left part turns blue, under
+    the stroke and away from it, while the lighter right part, beyond a strong edge, keeps its colour."""
+    from colorizer.inference.color import rgb_to_lab
+
+    width, height, edge = 320, 240, 200
+    rng = np.random.default_rng(0)
+    pixels = np.where(np.arange(width)[None, :] < edge, 90, 190) + rng.normal(0, 1.5, (height, width))
+    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "L").save(tmp_path / "two.png")
+    page = browser.new_page()
+    page.goto(live_server)
+    page.set_input_files("#files", str(tmp_path / "two.png"))
+    page.wait_for_function("document.querySelector('.result .status').textContent === 'done'", timeout=60_000)
+
+    def lab_of_result() -> np.ndarray:
+        rgba = np.array(page.evaluate(PIXELS_OF_RESULT), np.uint8).reshape(height, width, 4)
+        return rgb_to_lab(np.ascontiguousarray(rgba[..., :3]))
+
+    before = lab_of_result()
+    page.check(".result .tool-brush")
+    page.eval_on_selector(".result .hint-color", "el => { el.value = '#2850c8'; }")
+    box = page.eval_on_selector(
+        ".result img.after", "i => { const b = i.getBoundingClientRect(); return [b.x, b.y, b.width]; }"
+    )
+    scale = box[2] / width
+    path = [(40, 60), (80, 100), (120, 120), (150, 170)]  # photo pixels, all left of the edge
+    page.mouse.move(box[0] + path[0][0] * scale, box[1] + path[0][1] * scale)
+    page.mouse.down()
+    for x, y in path[1:]:
+        page.mouse.move(box[0] + x * scale, box[1] + y * scale, steps=5)
+    page.mouse.up()
+    page.wait_for_function(
+        "document.querySelector('.result').dataset.busy === '0'"
+        " && document.querySelector('.result .status').textContent === 'done · 1 colour hint'",
+        timeout=60_000,
+    )
+    assert page.query_selector(".result .strokes polyline") is not None  # the stroke is drawn over the photo
+    after = lab_of_result()
+    moved_b = after[..., 2] - before[..., 2]
+    assert np.median(moved_b[100:140, 110:130]) < -15  # under the stroke: blue
+    assert np.median(moved_b[10:40, 150:190]) < -15  # around it, in the same region, away from the stroke: blue
+    far_side = np.linalg.norm(after[:, edge + 6 :, 1:] - before[:, edge + 6 :, 1:], axis=-1)
+    assert np.mean(far_side > 5) < 0.02, np.mean(far_side > 5)  # beyond the edge: unchanged

@@ -206,3 +206,37 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(prepared, t
     with pytest.raises(TrainError, match="loss became nan"):
         train(_config(prepared, tmp_path / "run", epochs=3, max_steps=3))
     assert load_checkpoint(tmp_path / "run" / "last.pt")["epoch"] == 1
+
+
+def test_bf16_on_the_cpu_trains_and_resumes_exactly(prepared, tmp_path):
+    """bf16 autocast on the CPU (what makes training faster here): it learns, and a resumed run equals an
+    uninterrupted one bit for bit, as in fp32."""
+    common = dict(precision="bf16", size=48)
+    train(_config(prepared, tmp_path / "whole", epochs=2, **common))
+    train(_config(prepared, tmp_path / "split", epochs=1, **common))
+    train(_config(prepared, tmp_path / "split", epochs=2, resume=True, **common))
+    whole, split = _weights(tmp_path / "whole"), _weights(tmp_path / "split")
+    assert all(torch.equal(whole[k], split[k]) for k in whole)
+    fp32 = train(_config(prepared, tmp_path / "fp32", epochs=1, size=48))
+    bf16 = load_checkpoint(tmp_path / "split" / "last.pt")
+    assert bf16["config"]["precision"] == "bf16" and fp32["epochs_done"] == 1
+    log = [json.loads(line) for line in (tmp_path / "whole" / "log.jsonl").read_text().splitlines()]
+    assert all(torch.isfinite(torch.tensor(r["train_loss"])) for r in log)
+
+
+def test_a_frozen_encoder_keeps_its_weights_while_the_decoder_learns(prepared, tmp_path):
+    from colorizer.training.train import Context, build_training_model
+
+    cfg = _config(prepared, tmp_path / "frozen", epochs=1, lr=3e-3, freeze_encoder_epochs=1)
+    start = build_training_model(
+        cfg, Context(0, 1, torch.device("cpu"), None)
+    ).state_dict()  # the run's initial weights
+    train(cfg)
+    frozen = _weights(tmp_path / "frozen")
+    encoder = [k for k in start if k.startswith("encoder.") and start[k].is_floating_point()]
+    decoder = [k for k in start if k.startswith("decoder.") and start[k].is_floating_point()]
+    assert encoder and all(torch.equal(start[k], frozen[k]) for k in encoder)  # weights and BN statistics
+    assert any(not torch.equal(start[k], frozen[k]) for k in decoder)
+    train(_config(prepared, tmp_path / "frozen", epochs=2, lr=3e-3, freeze_encoder_epochs=1, resume=True))
+    thawed = _weights(tmp_path / "frozen")
+    assert any(not torch.equal(start[k], thawed[k]) for k in encoder if "running" not in k)  # epoch 2 learns it

@@ -111,6 +111,7 @@ def colorize_paths(
     progress: bool = True,
     smoothing: float = DEFAULT_SMOOTHING,
     hints_file: Path | None = None,
+    saturation: float = 1.0,
 ) -> Summary:
     """Colourise every photo and video that `inputs` name into `out_dir`. Returns what was written, skipped and
     failed. A photo's own NAME.hints.json beside it gives its colour hints, else `hints_file` (if any)."""
@@ -132,17 +133,18 @@ def colorize_paths(
     pending: list[tuple[Job, Photo, str, list]] = []
     writes: deque[Future] = deque()
 
-    def write(job: Job, photo: Photo, fmt: str, ab: np.ndarray) -> None:
+    def write(job: Job, photo: Photo, fmt: str, network_input: np.ndarray, ab: np.ndarray, hints: list) -> None:
+        ab = colorizer.steer(network_input, ab, hints, photo.size, saturation)  # hints spread along objects
         _write_output(colorizer, job, photo, fmt, ab, out_dir, compare, overwrite, summary)
         bar.update()
 
     def flush() -> None:
         batch = np.concatenate([colorizer.network_input(photo.pixels, size, hints) for _, photo, _, hints in pending])
         ab = colorizer.predict_ab(batch)  # (B, 2, h, w)
-        for i, (job, photo, fmt, _) in enumerate(pending):
+        for i, (job, photo, fmt, hints) in enumerate(pending):
             while len(writes) >= WRITE_BEHIND:
                 writes.popleft().result()
-            writes.append(writer.submit(write, job, photo, fmt, ab[i]))
+            writes.append(writer.submit(write, job, photo, fmt, batch[i], ab[i], hints))
         pending.clear()
 
     workers = max(2, min(4, os.cpu_count() or 1))

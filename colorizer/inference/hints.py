@@ -1,12 +1,15 @@
-"""Colour hints: the user says "this should be red here", the model spreads it along the object.
+"""Colour hints: the user says "this should be red here", and the colour spreads along the object.
 
-A hint is `{"x": 412, "y": 96, "color": "#b0302a"}`, optionally with `"radius"`: pixel coordinates in the photo as
-displayed (after EXIF orientation; origin top left), the colour whose a*b* the photo should take there (its
-lightness stays the photo's), and the radius in photo pixels of the square patch it covers (default: a 5x5 patch
-at the working size). A hints file is a JSON list of hints; `NAME.hints.json` beside a photo applies to it.
+A hint is a point, `{"x": 412, "y": 96, "color": "#b0302a"}`, or a stroke, `{"points": [[x, y], ...], "color":
+"#b0302a"}`, either with an optional `"radius"`: pixel coordinates in the photo as displayed (after EXIF
+orientation; origin top left), the colour whose a*b* the photo should take there (its lightness stays the photo's),
+and the radius in photo pixels of what it covers (a point: the square patch around it; a stroke: the half width of
+the line through its points; default: 2 pixels at the working size either side). A hints file is a JSON list of
+hints; `NAME.hints.json` beside a photo applies to it.
 
 Every hint is checked before anything runs; a bad one is refused with a message that names it (its position in the
-list and its text) and says what is wrong. The hint maps follow `colorizer.conventions` (hint a, hint b, mask).
+list and its text) and says what is wrong. The hint maps follow `colorizer.conventions` (hint a, hint b, mask); how
+a hint's colour then spreads along its object is `spread.py`'s.
 """
 
 from __future__ import annotations
@@ -18,13 +21,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageDraw
 
 from colorizer.inference.color import normalize_ab, rgb_to_lab
 
 MAX_HINTS = 1000
+MAX_STROKE_POINTS = 10_000
+MAX_HINTS_BYTES = 5_000_000  # a hints text longer than this is refused before it is parsed
+MAX_NESTING = 8  # hints nest three deep (list > hint > points > point); deeper JSON is refused before parsing
 DEFAULT_HALF_SIDE = 2  # working pixels either side of the centre when a hint gives no radius: a 5x5 patch
-_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
-_KEYS = {"x", "y", "color", "radius"}
+_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+_POINT_KEYS = {"x", "y", "color", "radius"}
+_STROKE_KEYS = {"points", "color", "radius"}
 
 
 class HintError(ValueError):
@@ -33,10 +41,24 @@ class HintError(ValueError):
 
 @dataclass(frozen=True)
 class Hint:
-    x: float
-    y: float
+    """A point (one entry in `points`, drawn as a square patch) or a stroke (a line through `points`)."""
+
+    points: tuple[tuple[float, float], ...]
     color: str  # "#rrggbb"
     radius: float | None = None
+    stroke: bool = False
+
+    @classmethod
+    def point(cls, x: float, y: float, color: str, radius: float | None = None) -> Hint:
+        return cls(((float(x), float(y)),), color, radius)
+
+    @property
+    def x(self) -> float:
+        return self.points[0][0]
+
+    @property
+    def y(self) -> float:
+        return self.points[0][1]
 
     @property
     def ab(self) -> np.ndarray:
@@ -49,48 +71,118 @@ def _number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def parse_hints(data, width: int, height: int) -> list[Hint]:
-    """A JSON text or a list of dicts -> checked hints for a photo of width x height (as displayed)."""
-    if isinstance(data, (str, bytes)):
+def _nesting(text: str) -> int:
+    """How deep brackets nest in a JSON text (strings skipped): checked before parsing, so no recursion limit."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _load_json(data: str | bytes):
+    if isinstance(data, bytes):
         try:
-            data = json.loads(data)
-        except json.JSONDecodeError as err:
-            raise HintError(f"the hints are not valid JSON ({err})") from None
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError as err:
+            raise HintError(f"the hints are not UTF-8 text ({err})") from None
+    data = data.removeprefix("\ufeff")  # a byte-order mark, as Windows Notepad saves UTF-8
+    if len(data) > MAX_HINTS_BYTES:
+        raise HintError(f"the hints text is {len(data):,} characters: at most {MAX_HINTS_BYTES:,} are accepted")
+    if _nesting(data) > MAX_NESTING:
+        raise HintError(f"the hints nest more than {MAX_NESTING} levels deep: hints are a list of flat objects")
+    try:
+        return json.loads(data)
+    except json.JSONDecodeError as err:
+        raise HintError(f"the hints are not valid JSON ({err})") from None
+    except (ValueError, RecursionError) as err:  # e.g. an integer of thousands of digits
+        raise HintError(f"the hints cannot be read as JSON ({err})") from None
+
+
+def _check_position(name: str, x, y, width: int, height: int, what: str = "") -> None:
+    if not (_number(x) and _number(y)):
+        raise HintError(f"{name}: {what}x and y must be numbers (pixels)")
+    if not (0 <= x < width and 0 <= y < height):
+        raise HintError(f"{name}: {what}({x}, {y}) is outside the {width}x{height} photo")
+
+
+def _parse_one(name: str, item, width: int, height: int) -> Hint:
+    example = '{"x": 10, "y": 20, "color": "#b0302a"} or {"points": [[10, 20], [30, 40]], "color": "#b0302a"}'
+    if not isinstance(item, dict):
+        raise HintError(f"{name}: a hint is an object like {example}")
+    stroke = "points" in item
+    allowed = _STROKE_KEYS if stroke else _POINT_KEYS
+    required = {"points", "color"} if stroke else {"x", "y", "color"}
+    missing, unknown = required - item.keys(), item.keys() - allowed
+    if missing or unknown:
+        problem = f"missing {', '.join(sorted(missing))}" if missing else f"unknown key {', '.join(sorted(unknown))}"
+        what = (
+            "a stroke has points, color and optionally radius"
+            if stroke
+            else ("a point has x, y, color and optionally radius; a stroke has points instead of x and y")
+        )
+        raise HintError(f"{name}: {problem} ({what})")
+    if stroke:
+        points = item["points"]
+        if not isinstance(points, list) or not points:
+            raise HintError(f"{name}: points must be a non-empty list of [x, y] pairs")
+        if len(points) > MAX_STROKE_POINTS:
+            raise HintError(f"{name}: {len(points)} points: a stroke has at most {MAX_STROKE_POINTS}")
+        for number, point in enumerate(points, start=1):
+            if not (isinstance(point, list) and len(point) == 2):
+                raise HintError(f"{name}: point {number} must be a pair [x, y]")
+            _check_position(name, point[0], point[1], width, height, f"point {number} ")
+        positions = tuple((float(x), float(y)) for x, y in points)
+    else:
+        _check_position(name, item["x"], item["y"], width, height)
+        positions = ((float(item["x"]), float(item["y"])),)
+    if not (isinstance(item["color"], str) and _COLOR.fullmatch(item["color"])):
+        raise HintError(f"{name}: color must be written #rrggbb, like #b0302a")
+    radius = item.get("radius")
+    if radius is not None and not (_number(radius) and 0 <= radius <= max(width, height)):
+        raise HintError(f"{name}: radius must be a number of pixels from 0 to the photo's longer side")
+    return Hint(positions, item["color"].lower(), radius, stroke)
+
+
+def parse_hints(data, width: int, height: int) -> list[Hint]:
+    """A JSON text (str or bytes) or a list of dicts -> checked hints for a photo of width x height (as displayed)."""
+    if isinstance(data, (str, bytes)):
+        data = _load_json(data)
     if not isinstance(data, list):
         raise HintError(f"the hints must be a JSON list of hints, not {type(data).__name__}")
     if len(data) > MAX_HINTS:
         raise HintError(f"{len(data)} hints: at most {MAX_HINTS} are accepted")
     hints = []
     for number, item in enumerate(data, start=1):
-        name = f"hint {number} ({json.dumps(item)[:120]})"
-        if not isinstance(item, dict):
-            raise HintError(f'{name}: a hint is an object like {{"x": 10, "y": 20, "color": "#b0302a"}}')
-        missing, unknown = {"x", "y", "color"} - item.keys(), item.keys() - _KEYS
-        if missing or unknown:
-            problem = (
-                f"missing {', '.join(sorted(missing))}" if missing else f"unknown key {', '.join(sorted(unknown))}"
-            )
-            raise HintError(f"{name}: {problem} (a hint has x, y, color and optionally radius)")
-        if not (_number(item["x"]) and _number(item["y"])):
-            raise HintError(f"{name}: x and y must be numbers (pixels)")
-        if not (0 <= item["x"] < width and 0 <= item["y"] < height):
-            raise HintError(f"{name}: ({item['x']}, {item['y']}) is outside the {width}x{height} photo")
-        if not (isinstance(item["color"], str) and _COLOR.match(item["color"])):
-            raise HintError(f"{name}: color must be written #rrggbb, like #b0302a")
-        radius = item.get("radius")
-        if radius is not None and not (_number(radius) and radius >= 0):
-            raise HintError(f"{name}: radius must be a number of pixels, 0 or more")
-        hints.append(Hint(float(item["x"]), float(item["y"]), item["color"].lower(), radius))
+        try:
+            text = json.dumps(item)
+        except (ValueError, TypeError, RecursionError):
+            text = repr(item)
+        name = f"hint {number} ({text[:120]})"
+        hints.append(_parse_one(name, item, width, height))
     return hints
 
 
 def read_hints_file(path: Path, width: int, height: int) -> list[Hint]:
     try:
-        text = Path(path).read_text()
-    except (OSError, UnicodeDecodeError) as err:
+        data = Path(path).read_bytes()
+    except OSError as err:
         raise HintError(f"cannot read the hints file {path} ({err})") from None
     try:
-        return parse_hints(text, width, height)
+        return parse_hints(data, width, height)
     except HintError as err:
         raise HintError(f"{path}: {err}") from None
 
@@ -100,20 +192,35 @@ def hints_file_for(photo: Path) -> Path:
     return photo.with_name(f"{photo.stem}.hints.json")
 
 
+def _half_side(hint: Hint, scale: float) -> int:
+    return DEFAULT_HALF_SIDE if hint.radius is None else int(round(hint.radius * scale))
+
+
 def encode_hints(hints: list[Hint], width: int, height: int, working: tuple[int, int]) -> np.ndarray:
     """Hints on a width x height photo -> (3, h, w) float32 maps at the working size: a / 110, b / 110, mask.
 
-    Each hint covers a square centred where its (x, y) falls at the working size; later hints win where they
-    overlap. The patch's half side is the radius scaled to the working size (at least the centre pixel).
+    A point covers a square centred where its (x, y) falls at the working size; a stroke, the line through its
+    points, as wide as twice its half width, with round ends. The half width is the radius scaled to the working
+    size (at least the centre pixel). Later hints win where they overlap.
     """
     h, w = working
     maps = np.zeros((3, h, w), np.float32)
     scale_x, scale_y = w / width, h / height
     for hint in hints:
-        cx = min(int((hint.x + 0.5) * scale_x), w - 1)
-        cy = min(int((hint.y + 0.5) * scale_y), h - 1)
-        half = DEFAULT_HALF_SIDE if hint.radius is None else int(round(hint.radius * min(scale_x, scale_y)))
-        rows, cols = slice(max(0, cy - half), cy + half + 1), slice(max(0, cx - half), cx + half + 1)
-        maps[:2, rows, cols] = normalize_ab(hint.ab)[:, None, None]
-        maps[2, rows, cols] = 1.0
+        half = _half_side(hint, min(scale_x, scale_y))
+        centres = [(min(int((x + 0.5) * scale_x), w - 1), min(int((y + 0.5) * scale_y), h - 1)) for x, y in hint.points]
+        if hint.stroke:
+            canvas = Image.new("L", (w, h))
+            draw = ImageDraw.Draw(canvas)
+            if len(centres) > 1:
+                draw.line(centres, fill=255, width=2 * half + 1, joint="curve")
+            for cx, cy in (centres[0], centres[-1]) if len(centres) > 1 else centres:
+                draw.ellipse((cx - half, cy - half, cx + half, cy + half), fill=255)
+            covered = np.asarray(canvas) > 0
+        else:
+            (cx, cy) = centres[0]
+            covered = np.zeros((h, w), bool)
+            covered[max(0, cy - half) : cy + half + 1, max(0, cx - half) : cx + half + 1] = True
+        maps[:2, covered] = normalize_ab(hint.ab)[:, None]
+        maps[2, covered] = 1.0
     return maps

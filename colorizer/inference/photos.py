@@ -4,9 +4,10 @@
     colorizer = Colorizer.load()                 # the bundled model; or Colorizer.load("model.onnx" | "best.pt")
     colorizer.colorize("old_photo.jpg").save("old_photo_colour.png")
 
-Chroma is predicted at a working resolution (`size` on the longer side, default 512), upsampled bilinearly to the
-photo's own size and recombined with the photo's full-resolution lightness: the output has the input's exact pixel
-size and its lightness, whatever the working size.
+Chroma is predicted at a working resolution (`size` on the longer side, default 512), steered there by the user's
+colour hints (spread along objects, `spread.py`) and saturation, upsampled bilinearly to the photo's own size and
+recombined with the photo's full-resolution lightness: the output has the input's exact pixel size and its
+lightness, whatever the working size.
 """
 
 from __future__ import annotations
@@ -17,11 +18,17 @@ import numpy as np
 from PIL import Image
 
 from colorizer.images import Photo, read_photo, to_photo
-from colorizer.inference.color import colorize_lightness, lightness, normalize_l
+from colorizer.inference.color import colorize_lightness, denormalize_ab, denormalize_l, lightness, normalize_l
 from colorizer.inference.hints import Hint, HintError, encode_hints, parse_hints
 from colorizer.inference.session import BUNDLED_MODEL, ModelError, ModelSession
+from colorizer.inference.spread import spread_corrections
 
 DEFAULT_SIZE = 512
+MAX_SATURATION = 4.0
+# Whether a model with a learned hint branch also gets the hints as input. Measured (benchmarks/hints.py, README):
+# the branch paints the hint's own neighbourhood, so the correction left to spread is near zero there; spreading
+# the correction of the automatic colour does better, so the branch sees no hints by default.
+HINTS_TO_NETWORK = False
 
 __all__ = [
     "BUNDLED_MODEL",
@@ -63,14 +70,21 @@ def with_alpha(rgb: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
 class Colorizer:
     """A model ready to colourise: `Colorizer.load(path)` then `.colorize(image)`. Thread-safe."""
 
-    def __init__(self, session: ModelSession, temperature: float | None = None):
+    def __init__(self, session: ModelSession, temperature: float | None = None, hints_to_network: bool | None = None):
         self.session = session
         self.temperature = temperature  # classification models: None means the model's own
+        self.hints_to_network = HINTS_TO_NETWORK if hints_to_network is None else hints_to_network
 
     @classmethod
-    def load(cls, path: str | Path | None = None, device: str = "cpu", temperature: float | None = None) -> Colorizer:
+    def load(
+        cls,
+        path: str | Path | None = None,
+        device: str = "cpu",
+        temperature: float | None = None,
+        hints_to_network: bool | None = None,
+    ) -> Colorizer:
         """An .onnx model, a training checkpoint (exported on the fly; needs torch), or the bundled model (None)."""
-        return cls(ModelSession.load(path, device), temperature)
+        return cls(ModelSession.load(path, device), temperature, hints_to_network)
 
     @property
     def metadata(self) -> dict:
@@ -78,32 +92,61 @@ class Colorizer:
 
     @property
     def takes_hints(self) -> bool:
-        """Whether the model was trained with colour hints (it colourises without them too)."""
+        """Whether the model has a learned hint branch. Every model follows hints: they are spread along objects
+        (`spread.py`) whether or not the network also reads them."""
         return self.session.input_channels > 1
 
     def hints_for(self, hints, width: int, height: int) -> list[Hint]:
         """Hints as given (a list of dicts, a JSON text, or Hint objects) -> checked Hints for this photo."""
         if not hints:
             return []
-        if not self.takes_hints:
-            raise HintError(
-                f"the model {self.session.name} was trained without hints; colour hints need a model trained with "
-                "`colorizer train --hints` (the bundled model takes them)"
-            )
-        if all(isinstance(h, Hint) for h in hints):
+        if not isinstance(hints, (str, bytes)) and all(isinstance(h, Hint) for h in hints):
             return list(hints)
         return parse_hints(hints, width, height)
 
     def network_input(self, pixels: np.ndarray, size: int, hints: list[Hint] | None = None) -> np.ndarray:
         """(H, W) or (H, W, 3) uint8 -> (1, C, h, w) float32: the lightness at the working size, scaled, and for a
-        model that takes hints, the hint maps (empty without hints)."""
+        model with a hint branch, the hint maps (empty without hints, or unless `hints_to_network`)."""
         height, width = pixels.shape[:2]
         h, w = working_shape(height, width, size)
         small = np.asarray(Image.fromarray(pixels).resize((w, h), Image.BILINEAR, reducing_gap=2.0))
         l_norm = normalize_l(lightness(small))[None]  # (1, h, w)
         if not self.takes_hints:
             return l_norm[None]
-        return np.concatenate([l_norm, encode_hints(hints or [], width, height, (h, w))])[None]
+        given = hints if self.hints_to_network else None
+        return np.concatenate([l_norm, encode_hints(given or [], width, height, (h, w))])[None]
+
+    def steer(
+        self,
+        network_input: np.ndarray,
+        ab: np.ndarray,
+        hints: list[Hint] | None,
+        photo_size: tuple[int, int],
+        saturation: float = 1.0,
+    ) -> np.ndarray:
+        """The model's ab (2, h, w) for one photo -> ab with its hints spread along objects and `saturation` applied.
+
+        network_input: that photo's (C, h, w) network input (its lightness is what the hints spread along);
+        photo_size: (width, height) of the photo the hints' coordinates refer to.
+        """
+        if hints:
+            ab = self.follow_hint_maps(network_input, ab, encode_hints(hints, *photo_size, ab.shape[1:]))
+        if saturation != 1.0:
+            ab = ab * np.float32(saturation)
+        return ab
+
+    @staticmethod
+    def follow_hint_maps(network_input: np.ndarray, ab: np.ndarray, maps: np.ndarray) -> np.ndarray:
+        """ab (2, h, w) + hint maps (3, h, w: a / 110, b / 110, mask) -> ab with the hints' corrections spread."""
+        wanted = denormalize_ab(maps[:2]) - ab
+        return ab + spread_corrections(denormalize_l(network_input[0]), maps[2], wanted)
+
+    def prepare_saturation(self, saturation: float | None) -> float:
+        if saturation is None:
+            return 1.0
+        if not (isinstance(saturation, (int, float)) and 0 <= saturation <= MAX_SATURATION):
+            raise ValueError(f"saturation must be a number from 0 (gray) to {MAX_SATURATION:g}, got {saturation!r}")
+        return float(saturation)
 
     def predict_ab(self, network_input: np.ndarray, temperature: float | None = None) -> np.ndarray:
         """(B, 1, h, w) network input -> (B, 2, h, w) float32 ab in LAB units."""
@@ -114,11 +157,20 @@ class Colorizer:
         return colorize_lightness(lightness(pixels), ab)
 
     def colorize_array(
-        self, pixels: np.ndarray, size: int = DEFAULT_SIZE, temperature: float | None = None, hints=None
+        self,
+        pixels: np.ndarray,
+        size: int = DEFAULT_SIZE,
+        temperature: float | None = None,
+        hints=None,
+        saturation: float | None = None,
     ) -> np.ndarray:
         """(H, W) or (H, W, 3) uint8 (only its lightness is used) -> colourised (H, W, 3) uint8, same size."""
-        hints = self.hints_for(hints, pixels.shape[1], pixels.shape[0])
-        return self.recombine(pixels, self.predict_ab(self.network_input(pixels, size, hints), temperature)[0])
+        height, width = pixels.shape[:2]
+        hints = self.hints_for(hints, width, height)
+        saturation = self.prepare_saturation(saturation)
+        network_input = self.network_input(pixels, size, hints)
+        ab = self.predict_ab(network_input, temperature)[0]
+        return self.recombine(pixels, self.steer(network_input[0], ab, hints, (width, height), saturation))
 
     def colorize(
         self,
@@ -126,14 +178,17 @@ class Colorizer:
         size: int = DEFAULT_SIZE,
         temperature: float | None = None,
         hints: list[dict] | str | None = None,
+        saturation: float | None = None,
     ) -> Image.Image:
         """Colourise a PIL image, a NumPy array or a file. Returns RGB, or RGBA when the input had alpha.
 
-        hints: colour hints, [{"x": 412, "y": 96, "color": "#b0302a"}, ...] in the photo's displayed pixels (see
-        `colorizer.inference.hints`); a bad hint raises HintError naming it.
+        hints: colour hints, [{"x": 412, "y": 96, "color": "#b0302a"}, {"points": [[x, y], ...], "color": ...}]
+        in the photo's displayed pixels (see `colorizer.inference.hints`); a bad hint raises HintError naming it.
+        Each hint's colour spreads along its object and stops at its edges.
+        saturation: scales the colour (1 = the model's; 0 = gray; 1.3 = a third more vivid), up to 4.
         """
         photo = as_photo(image)
-        return with_alpha(self.colorize_array(photo.pixels, size, temperature, hints), photo.alpha)
+        return with_alpha(self.colorize_array(photo.pixels, size, temperature, hints, saturation), photo.alpha)
 
     def colorize_video(
         self,

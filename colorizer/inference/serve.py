@@ -98,7 +98,8 @@ def create_app(colorizer: Colorizer, limits: ServeLimits | None = None) -> FastA
             "default_size": DEFAULT_SIZE,
             "temperature": colorizer.session.default_temperature,
             "model": colorizer.metadata.get("model_config", {}),
-            "hints": colorizer.takes_hints,
+            "hints": True,  # every model follows hints: they are spread along objects
+            "hint_branch": colorizer.takes_hints,
         }
 
     @app.post("/api/colorize", responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}})
@@ -108,13 +109,19 @@ def create_app(colorizer: Colorizer, limits: ServeLimits | None = None) -> FastA
         size: Annotated[int, Query(ge=64, le=2048, description="working size of the network (longer side)")] = 512,
         temperature: Annotated[float | None, Query(gt=0, le=2, description="classification: lower = vivid")] = None,
         format: Annotated[str, Query(pattern="^(png|jpeg|webp)$", description="format of the result")] = "png",
+        saturation: Annotated[
+            float, Query(ge=0, le=4, description="scale the colour: 1 = the model's, 0 = gray, 1.3 = more vivid")
+        ] = 1.0,
         hints: Annotated[
             str | None,
-            Form(description='colour hints, JSON: [{"x": 412, "y": 96, "color": "#b0302a", "radius": 8}, ...]'),
+            Form(
+                description='colour hints, JSON: points [{"x": 412, "y": 96, "color": "#b0302a", "radius": 8}] and '
+                'strokes [{"points": [[10, 20], [40, 25]], "color": "#2a50b0", "radius": 6}]'
+            ),
         ] = None,
     ) -> Response:
         """Colourise one photo. The result has the upload's pixel size; its alpha is kept by png and webp.
-        Hints (for a model trained with them) are in the photo's displayed pixels; a bad one is a 422 naming it."""
+        Hints are in the photo's displayed pixels and spread along their objects; a bad one is a 422 naming it."""
         max_bytes = int(limits.max_upload_mb * 1_000_000)
         if int(request.headers.get("content-length", 0)) > max_bytes + 100_000:
             raise HTTPException(413, f"the upload is larger than {limits.max_upload_mb:g} MB")
@@ -130,7 +137,7 @@ def create_app(colorizer: Colorizer, limits: ServeLimits | None = None) -> FastA
             raise HTTPException(422, str(err)) from None
 
         def work() -> bytes:
-            return encode(colorizer.colorize(photo, size, temperature, checked), format)
+            return encode(colorizer.colorize(photo, size, temperature, checked, saturation), format)
 
         body = await run_in_threadpool(queue.run, work)
         return Response(body, media_type=MEDIA_TYPES[format])

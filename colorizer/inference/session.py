@@ -7,13 +7,15 @@ The ONNX graph (written by `colorizer export`) takes the normalised lightness at
 encoder's stride and returns ab in LAB units: regression and classification heads alike (a classification graph
 decodes its bins itself and takes the annealed-mean temperature as a second input). Padding to the stride happens
 here, so the graph has no shape arithmetic. The model's description (its config, head, metrics, stride) travels as
-JSON in the ONNX file's metadata under the key "colorizer". A training checkpoint (.pt) is exported on the fly when
-the training extra (torch) is installed; without it the error says how to export it once.
+JSON in the ONNX file's metadata under the key "colorizer". A training checkpoint (.pt) is exported on the fly by
+the exporter that `colorizer.training` registers when it is imported (the command line does so; this package never
+imports the training package); without it the error says how to export the checkpoint once.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -48,21 +50,23 @@ def providers_for(device: str) -> list[str]:
     return ["CPUExecutionProvider"]
 
 
-def checkpoint_to_onnx(path: Path) -> bytes:
-    """A training checkpoint exported to ONNX in memory (needs the training extra)."""
-    try:
-        from colorizer.training.export import onnx_bytes
-    except ImportError:
-        raise ModelError(
-            f"{path} is a training checkpoint; colourising with it needs the training extra (pip install "
-            f"'photo-colorizer[train]'), or export it once where that is installed: colorizer export {path} model.onnx"
-        ) from None
-    from colorizer.training.checkpoint import CheckpointError
+_checkpoint_exporters: list[Callable[[Path], bytes]] = []
 
-    try:
-        return onnx_bytes(path)
-    except CheckpointError as err:
-        raise ModelError(str(err)) from None
+
+def register_checkpoint_exporter(export: Callable[[Path], bytes]) -> None:
+    """How a training checkpoint becomes ONNX bytes: `colorizer.training` registers its exporter when imported, so
+    the arrow between the packages points from training to inference and never back."""
+    _checkpoint_exporters.append(export)
+
+
+def checkpoint_to_onnx(path: Path) -> bytes:
+    """A training checkpoint exported to ONNX in memory, by the registered exporter (the training package's)."""
+    if not _checkpoint_exporters:
+        raise ModelError(
+            f"{path} is a training checkpoint: export it once with `colorizer export {path} model.onnx` (training "
+            "extra), or in Python `import colorizer.training` before loading it"
+        )
+    return _checkpoint_exporters[-1](path)
 
 
 class ModelSession:

@@ -82,6 +82,14 @@ class TrainConfig:
     channels_last: bool = _field(True, "channels-last memory format (faster convolutions on CPU and GPU)")
     compile: bool = _field(False, "torch.compile the model (slow start, faster steps; CUDA graphs on a GPU)")
     sync_bn: bool = _field(False, "SyncBatchNorm across processes under torchrun")
+    scale_jitter: float = _field(
+        0.0,
+        "training crops of random scale (side in [size, (1 + J) x size]) and aspect ratio (3/4 to 4/3), resized to "
+        "size; 0: plain random crops. Caches the training split at (1 + J) x size",
+    )
+    freeze_encoder_epochs: int = _field(
+        0, "keep the pretrained encoder fixed for this many first epochs (the decoder learns first; faster steps)"
+    )
     samples: int = _field(4, "fixed validation images in the per-epoch sample grid")
     max_steps: int = _field(0, "stop each epoch after this many batches (0: the whole epoch; for smoke runs)")
     max_minutes: float = _field(
@@ -114,6 +122,8 @@ class TrainConfig:
             "warmup-epochs must be >= 0": self.warmup_epochs >= 0,
             f"data-on-device must be one of {PLACEMENTS}": self.data_on_device in PLACEMENTS,
             "workers must be >= -1": self.workers >= -1,
+            "scale-jitter must be between 0 and 2": 0 <= self.scale_jitter <= 2,
+            "freeze-encoder-epochs must be >= 0": self.freeze_encoder_epochs >= 0,
         }
         failed = [message for message, ok in checks.items() if not ok]
         if failed:
@@ -132,6 +142,8 @@ RESUME_MUST_MATCH = (
     "lr_scaling",
     "warmup_epochs",
     "hints",
+    "scale_jitter",
+    "freeze_encoder_epochs",
 )
 
 

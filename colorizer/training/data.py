@@ -6,8 +6,11 @@ size, stored as raw uint8 in one memory-mapped file. The cache is keyed by the m
 when the prepared data changes and reused otherwise, across epochs and runs.
 
 Crops are always taken inside the photo (never the padding): random crop + horizontal flip for training, the
-centre crop for validation. Randomness is derived from (seed, epoch, index), so a run resumed mid-way sees exactly
-the samples an uninterrupted run would, whatever the number of loader workers.
+centre crop for validation. With `scale_jitter` J > 0 (small data needs it) the cache holds each photo with its
+shorter side at (1 + J) x size, and a training crop is a random rectangle of side s in [size, (1 + J) x size] and
+aspect ratio in [3/4, 4/3], resized to size x size: the network sees objects at varied scales and proportions.
+Randomness is derived from (seed, epoch, index), so a run resumed mid-way sees exactly the samples an uninterrupted
+run would, whatever the number of loader workers.
 """
 
 from __future__ import annotations
@@ -130,13 +133,18 @@ class ColorizationDataset(Dataset):
         seed: int = 0,
         workers: int | None = None,
         progress: bool = True,
+        scale_jitter: float = 0.0,
     ):
         if output not in ("lab", "rgb"):
             raise ValueError(f"output must be 'lab' or 'rgb', got {output!r}")
+        if scale_jitter < 0:
+            raise ValueError(f"scale_jitter must be >= 0, got {scale_jitter}")
         self.root, self.split, self.size, self.output, self.seed = Path(root), split, size, output, seed
         self.train = split == "train" if train is None else train
+        self.scale_jitter = scale_jitter if self.train else 0.0
+        self.stored_size = round(size * (1 + self.scale_jitter))  # shorter side of the cached photos
         self.records = split_records(self.root, split)
-        self.cache = open_cache(self.root, split, size, workers, progress) if cache else None
+        self.cache = open_cache(self.root, split, self.stored_size, workers, progress) if cache else None
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -151,7 +159,7 @@ class ColorizationDataset(Dataset):
         if self.cache is not None:
             return self.cache[index]
         record = self.records[index]
-        return load_content((str(self.root / record["file"]), record["box"], self.size))
+        return load_content((str(self.root / record["file"]), record["box"], self.stored_size))
 
     def crop_of(self, index: int, height: int, width: int) -> tuple[int, int, bool]:
         """(top, left, flip) of an image's crop this epoch: random for training, the centre for validation.
@@ -163,9 +171,28 @@ class ColorizationDataset(Dataset):
         top, left = int(rng.integers(0, height - size + 1)), int(rng.integers(0, width - size + 1))
         return top, left, bool(rng.random() < 0.5)
 
+    def jittered_crop(self, index: int, image: np.ndarray) -> np.ndarray:
+        """A random rectangle (scale and aspect jitter) resized to size x size, and flipped half the time."""
+        height, width = image.shape[:2]
+        rng = np.random.default_rng([self.seed, self.epoch, index, 1])
+        side = self.size * (1 + self.scale_jitter * rng.random())
+        aspect = float(np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3))))
+        crop_w = int(np.clip(round(side * np.sqrt(aspect)), self.size // 2, width))
+        crop_h = int(np.clip(round(side / np.sqrt(aspect)), self.size // 2, height))
+        top, left = int(rng.integers(0, height - crop_h + 1)), int(rng.integers(0, width - crop_w + 1))
+        crop = Image.fromarray(np.ascontiguousarray(image[top : top + crop_h, left : left + crop_w]))
+        crop = np.asarray(crop.resize((self.size, self.size), Image.BILINEAR))
+        return crop[:, ::-1] if rng.random() < 0.5 else crop
+
     def __getitem__(self, index: int):
         image = self.content(index)
         size = self.size
+        if self.scale_jitter > 0:
+            rgb = torch.from_numpy(self.jittered_crop(index, image).copy()).permute(2, 0, 1)
+            if self.output == "rgb":
+                return rgb
+            l_norm, ab_norm = uint8_to_network(rgb[None])
+            return l_norm[0], ab_norm[0]
         top, left, flip = self.crop_of(index, *image.shape[:2])
         crop = image[top : top + size, left : left + size]
         if flip:

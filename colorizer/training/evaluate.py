@@ -1,9 +1,11 @@
 """`colorizer evaluate DATA --model PATH --out DIR`: how good is a model, the way the literature measures it.
 
-Protocol: each photo (a prepared folder's validation split with its padding cut away, or every colour photo of a
-folder) is resized so its longer side is `--size` (default 512); the model sees its lightness and runs at that same
-size; metrics compare its output with the photo. The gray baseline (ab = 0, the photo's own lightness) is scored on
-the same images: a colorizer that does not beat it on ΔE is not colouring well.
+Protocol: each photo (a prepared folder's validation and held-out splits with their padding cut away, or every
+colour photo of a folder) is resized so its longer side is `--size` (default 512); the model sees its lightness and
+runs at that same size; metrics compare its output with the photo. The gray baseline (ab = 0, the photo's own
+lightness) is scored on the same images: a colorizer that does not beat it on ΔE is not colouring well. Results
+are given overall and per source (a prepared folder's sources; a plain folder's sub-folders), each with the gray
+baseline beside it, since photos from the sources a model trained on flatter it.
 """
 
 from __future__ import annotations
@@ -22,23 +24,43 @@ from colorizer.figures import save_comparison
 from colorizer.images import ImageReadError, find_images, looks_grayscale, open_image, read_photo, resize_longer_side
 from colorizer.inference.color import gray_preview
 from colorizer.inference.photos import Colorizer
-from colorizer.training.data import split_records
+from colorizer.prepare import load_manifest
+from colorizer.training.data import DataError
 from colorizer.training.metrics import all_metrics
 
 METRICS = ("psnr", "ssim", "delta_e", "auc", "colourfulness", "colourfulness_truth")
 ROWS_PER_FIGURE = 4
 
 
-def evaluation_images(data: Path, size: int) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
-    """[(name, (H, W, 3) uint8 at `size` on the longer side)] and the names left out (unreadable or gray)."""
+EVALUATED_SPLITS = ("val", "heldout")
+
+
+def _source_label(record: dict) -> str:
+    name = record.get("source_name") or "all"
+    return f"{name} (held out)" if record["split"] == "heldout" else name
+
+
+def evaluation_images(
+    data: Path, size: int, splits: tuple[str, ...] = EVALUATED_SPLITS, with_sources: bool = False
+) -> tuple[list, list[str]]:
+    """[(name, (H, W, 3) uint8 at `size` on the longer side)] (with `with_sources`: [(name, source, image)]) and
+    the names left out (unreadable or gray). A prepared folder gives the photos of `splits`."""
     data, images, left_out = Path(data), [], []
     if (data / "manifest.json").exists():
-        for record in split_records(data, "val"):
+        manifest = load_manifest(data)
+        records = [r for r in manifest["files"] if r["split"] in splits]
+        if not records:
+            raise DataError(f"{data} has no photos in its {' or '.join(splits)} split")
+        for record in records:
             content = open_image(data / record["file"]).convert("RGB").crop(tuple(record["box"]))
-            images.append((record["source"], np.asarray(resize_longer_side(content, size))))
+            image = np.asarray(resize_longer_side(content, size))
+            images.append(
+                (record["source"], _source_label(record), image) if with_sources else (record["source"], image)
+            )
         return images, left_out
     for path in find_images(data):
         name = str(path.relative_to(data))
+        source = path.relative_to(data).parts[0] if len(path.relative_to(data).parts) > 1 else "all"
         try:
             photo = read_photo(path, longest_side=size)
         except ImageReadError as err:
@@ -47,55 +69,71 @@ def evaluation_images(data: Path, size: int) -> tuple[list[tuple[str, np.ndarray
         if photo.grayscale_mode or looks_grayscale(photo.rgb):
             left_out.append(f"{name}: grayscale, no colour to compare with")
             continue
-        images.append((name, np.asarray(resize_longer_side(Image.fromarray(photo.rgb), size))))
+        image = np.asarray(resize_longer_side(Image.fromarray(photo.rgb), size))
+        images.append((name, source, image) if with_sources else (name, image))
     return images, left_out
 
 
 def evaluate(
     colorizer: Colorizer, data: Path, out: Path, size: int = 512, figures: int = 8, progress: bool = True
 ) -> dict:
-    images, left_out = evaluation_images(data, size)
+    images, left_out = evaluation_images(data, size, with_sources=True)
     if not images:
         raise ValueError(f"no colour photos to evaluate in {data}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows, figure_rows = [], []
-    for name, truth in tqdm(images, desc="evaluating", unit="img", disable=not progress, file=sys.stderr):
+    for name, source, truth in tqdm(images, desc="evaluating", unit="img", disable=not progress, file=sys.stderr):
         gray = gray_preview(truth)
         prediction = colorizer.colorize_array(truth, size=size)
-        rows.append({"image": name, "method": "model", **all_metrics(truth, prediction)})
-        rows.append({"image": name, "method": "gray", **all_metrics(truth, gray)})
+        rows.append({"image": name, "source": source, "method": "model", **all_metrics(truth, prediction)})
+        rows.append({"image": name, "source": source, "method": "gray", **all_metrics(truth, gray)})
         if len(figure_rows) < figures:
             figure_rows.append([truth, gray, prediction])
-    mean = {
-        m: {k: float(np.mean([r[k] for r in rows if r["method"] == m])) for k in METRICS} for m in ("model", "gray")
-    }
     result = {
         "protocol": {"data": str(data), "size": size, "images": len(images), "left_out": left_out},
         "model": {k: v for k, v in colorizer.metadata.items() if k in ("model_config", "config", "colorizer_version")},
-        "mean": mean,
+        "mean": _means(rows),
+        "sources": {
+            source: {"images": sum(r["source"] == source for r in rows) // 2, **_means(rows, source)}
+            for source in sorted({r["source"] for r in rows})
+        },
     }
     _write_outputs(out, result, rows, figure_rows)
     return result
 
 
+def _means(rows: list[dict], source: str | None = None) -> dict:
+    chosen = [r for r in rows if source is None or r["source"] == source]
+    return {
+        m: {k: float(np.mean([r[k] for r in chosen if r["method"] == m])) for k in METRICS} for m in ("model", "gray")
+    }
+
+
 def _write_outputs(out: Path, result: dict, rows: list[dict], figure_rows: list) -> None:
     atomic_write_text(out / "metrics.json", json.dumps(result, indent=1) + "\n")
     with atomic_path(out / "metrics.csv") as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, ["image", "method", *METRICS])
+        writer = csv.DictWriter(f, ["image", "source", "method", *METRICS])
         writer.writeheader()
         writer.writerows({k: round(v, 5) if isinstance(v, float) else v for k, v in r.items()} for r in rows)
     for i in range(0, len(figure_rows), ROWS_PER_FIGURE):
         save_comparison(figure_rows[i : i + ROWS_PER_FIGURE], out / f"comparison_{i // ROWS_PER_FIGURE + 1:02d}.png")
 
 
-def format_table(mean: dict) -> str:
+def format_table(mean: dict, sources: dict | None = None) -> str:
+    """The overall means, and with `sources` (more than one) a block per source, model and gray each."""
     header = f"{'':8} {'PSNR dB':>8} {'SSIM':>6} {'ΔE2000':>7} {'AuC':>6} {'colourfulness':>14} {'(truth)':>8}"
+    blocks = [("all photos", mean)]
+    if sources and len(sources) > 1:
+        blocks += [(f"{name}: {values['images']} photos", values) for name, values in sources.items()]
     lines = [header]
-    for method in ("model", "gray"):
-        m = mean[method]
-        lines.append(
-            f"{method:8} {m['psnr']:8.2f} {m['ssim']:6.3f} {m['delta_e']:7.2f} {m['auc']:6.3f} "
-            f"{m['colourfulness']:14.1f} {m['colourfulness_truth']:8.1f}"
-        )
+    for title, values in blocks:
+        if len(blocks) > 1:
+            lines.append(title)
+        for method in ("model", "gray"):
+            m = values[method]
+            lines.append(
+                f"{method:8} {m['psnr']:8.2f} {m['ssim']:6.3f} {m['delta_e']:7.2f} {m['auc']:6.3f} "
+                f"{m['colourfulness']:14.1f} {m['colourfulness_truth']:8.1f}"
+            )
     return "\n".join(lines)

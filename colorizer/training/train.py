@@ -156,9 +156,22 @@ class EpochState:
     seconds: float = 0.0
 
 
+def set_encoder_frozen(model: torch.nn.Module, frozen: bool) -> None:
+    """Fix (or free) the encoder's pretrained weights and batch-norm statistics; hint convolutions always learn."""
+    encoder = unwrap(model).encoder
+    for name, parameter in encoder.named_parameters():
+        if not is_hint_parameter(f"encoder.{name}"):
+            parameter.requires_grad_(not frozen)
+    if frozen:
+        for module in encoder.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.eval()
+
+
 def train_one_epoch(model, loader, optimizer, scaler, ctx, cfg, head, epoch, state, stop) -> bool:
     """Train until the epoch ends (True) or a stop was asked for (False). Updates `state` in place."""
     model.train()
+    set_encoder_frozen(model, epoch < cfg.freeze_encoder_epochs)
     steps_per_epoch = state.step + len(loader)  # the loader only holds what is left of a resumed epoch
     limit = min(cfg.max_steps or math.inf, steps_per_epoch)
     bar = tqdm(
@@ -282,18 +295,24 @@ def default_workers(ctx: Context) -> int:
 
 def make_loaders(cfg: TrainConfig, ctx: Context):
     if ctx.is_main:  # build the caches once, before the other ranks open them
-        for split in ("train", "val"):
-            open_cache(Path(cfg.data), split, cfg.size, progress=cfg.progress)
+        open_cache(Path(cfg.data), "train", round(cfg.size * (1 + cfg.scale_jitter)), progress=cfg.progress)
+        open_cache(Path(cfg.data), "val", cfg.size, progress=cfg.progress)
     if ctx.world_size > 1:
         dist.barrier()
-    train_set = ColorizationDataset(cfg.data, "train", cfg.size, output="rgb", seed=cfg.seed, progress=False)
+    train_set = ColorizationDataset(
+        cfg.data, "train", cfg.size, output="rgb", seed=cfg.seed, progress=False, scale_jitter=cfg.scale_jitter
+    )
     val_set = ColorizationDataset(cfg.data, "val", cfg.size, output="rgb", progress=False)
     sampler = SkipSampler(DistributedSampler(train_set, ctx.world_size, ctx.rank, shuffle=True, seed=cfg.seed))
     workers = cfg.workers if cfg.workers >= 0 else default_workers(ctx)
     common = dict(num_workers=workers, pin_memory=ctx.device.type == "cuda", persistent_workers=workers > 0)
     if workers > 0:
         common["prefetch_factor"] = 4
-    on_device = cfg.data_on_device == "yes" or (cfg.data_on_device == "auto" and fits(train_set, ctx.device))
+    if cfg.scale_jitter and cfg.data_on_device == "yes":
+        raise TrainError("--scale-jitter resizes crops in the loader: use --data-on-device auto or no with it")
+    on_device = cfg.data_on_device == "yes" or (
+        cfg.data_on_device == "auto" and not cfg.scale_jitter and fits(train_set, ctx.device)
+    )
     if on_device:  # the whole split in device memory: each step's crops are one gather there
         train_loader = DeviceBatches(DeviceCrops(train_set, ctx.device), sampler, cfg.batch_size)
     else:
@@ -390,6 +409,8 @@ def _train(cfg: TrainConfig, ctx: Context) -> dict:
             resume_from["best_val_loss"],
         )
         torch.set_rng_state(resume_from["rng"])
+    if cfg.freeze_encoder_epochs and ctx.world_size > 1:
+        raise TrainError("--freeze-encoder-epochs is for single-process training (DDP needs a fixed set of weights)")
     net = (
         DistributedDataParallel(model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
         if ctx.world_size > 1
