@@ -88,7 +88,7 @@ def _load_colorizer(args: argparse.Namespace):
 
 
 def cmd_colorize(args: argparse.Namespace) -> int:
-    from colorizer.inference.batch import colorize_paths
+    from colorizer.inference.batch import BatchError, colorize_paths
     from colorizer.inference.session import ModelError
 
     try:
@@ -99,19 +99,25 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         return _error("--smoothing must be at least 0 and below 1")
     if not 0 <= args.saturation <= 4:
         return _error("--saturation must be from 0 (gray) to 4")
-    summary = colorize_paths(
-        colorizer,
-        args.inputs,
-        args.out,
-        args.size,
-        args.format,
-        args.compare,
-        args.overwrite,
-        args.batch_size,
-        smoothing=args.smoothing,
-        hints_file=args.hints,
-        saturation=args.saturation,
-    )
+    try:
+        summary = colorize_paths(
+            colorizer,
+            args.inputs,
+            args.out,
+            args.size,
+            args.format,
+            args.compare,
+            args.overwrite,
+            args.batch_size,
+            smoothing=args.smoothing,
+            hints_file=args.hints,
+            saturation=args.saturation,
+            keep_partial=args.keep_partial,
+        )
+    except BatchError as err:
+        return _error(str(err))
+    for line in summary.notes:
+        print(f"  note: {line}", file=sys.stderr)
     for line in summary.skipped:
         print(f"  skipped: {line}", file=sys.stderr)
     print(f"{len(summary.written)} colourised into {args.out}, {len(summary.skipped)} skipped")
@@ -170,6 +176,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def bounded(kind: type, low: float, high: float | None = None, low_open: bool = False):
+    """An argparse type: a number of `kind` within [low, high] (or (low, high] with low_open), else a clear error."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {'a whole number' if kind is int else 'a number'}"
+            ) from None
+        if value != value or (value <= low if low_open else value < low) or (high is not None and value > high):
+            above = f"above {low:g}" if low_open else f"at least {low:g}"
+            raise argparse.ArgumentTypeError(
+                f"{text} is out of range: {above}{f' and at most {high:g}' if high else ''}"
+            )
+        return value
+
+    return parse
+
+
 def _add_model_arguments(p: argparse.ArgumentParser, size: bool = True) -> None:
     p.add_argument(
         "--model",
@@ -179,11 +205,16 @@ def _add_model_arguments(p: argparse.ArgumentParser, size: bool = True) -> None:
         "default: the bundled model",
     )
     if size:
-        p.add_argument("--size", type=int, default=512, help="working size of the network, longer side (default: 512)")
+        p.add_argument(
+            "--size",
+            type=bounded(int, 64, 8192),
+            default=512,
+            help="working size of the network, longer side, 64 to 8192 (default: 512)",
+        )
     p.add_argument("--device", default="cpu", help="cpu, or cuda with onnxruntime-gpu installed (default: cpu)")
     p.add_argument(
         "--temperature",
-        type=float,
+        type=bounded(float, 0, 2, low_open=True),
         default=None,
         help="classification models: annealed-mean temperature, lower = more vivid (default: the model's, 0.38)",
     )
@@ -220,13 +251,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="hold out these whole sources for evaluation (split 'heldout': never trained on, nor used to choose the "
         "best epoch); fixed when OUT is first prepared",
     )
-    p.add_argument("--size", type=int, default=2000, help="side of the output squares in pixels (default: 2000)")
-    p.add_argument("--val-fraction", type=float, default=0.1, help="share of photos for validation (default: 0.1)")
+    p.add_argument(
+        "--size",
+        type=bounded(int, 16, 20_000),
+        default=2000,
+        help="side of the output squares in pixels (default: 2000)",
+    )
+    p.add_argument(
+        "--val-fraction",
+        type=bounded(float, 0, 0.99),
+        default=0.1,
+        help="share of photos for validation (default: 0.1)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the random split (default: 0)")
     p.add_argument("--quality", type=int, default=None, help="recompress as JPEG at this quality (default: PNG)")
-    p.add_argument("--workers", type=int, default=None, help="processes to use (default: all cores)")
+    p.add_argument("--workers", type=bounded(int, 1, 1024), default=None, help="processes to use (default: all cores)")
     p.add_argument(
-        "--max-pixels", type=int, default=200_000_000, help="refuse images larger than this (default: 200e6)"
+        "--max-pixels",
+        type=bounded(int, 1),
+        default=200_000_000,
+        help="refuse images larger than this (default: 200e6)",
     )
     p.set_defaults(run=cmd_prepare)
 
@@ -266,7 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--compare", action="store_true", help="also write NAME_compare.png: original | gray | colour")
     p.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
-    p.add_argument("--batch-size", type=int, default=4, help="photos per network batch (default: 4)")
+    p.add_argument(
+        "--batch-size", type=bounded(int, 1, 256), default=4, help="photos per network batch, 1 to 256 (default: 4)"
+    )
     p.add_argument(
         "--hints",
         type=Path,
@@ -277,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--saturation",
-        type=float,
+        type=bounded(float, 0, 4),
         default=1.0,
         help="scale the colour: 1 = the model's (default), 0 = gray, 1.3 = a third more vivid; up to 4",
     )
@@ -287,6 +333,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.9,
         help="videos: weight of the motion-compensated colour of earlier frames, 0 (each frame on its own) to "
         "below 1 (default: 0.9)",
+    )
+    p.add_argument(
+        "--keep-partial",
+        action="store_true",
+        help="videos: a truncated or damaged file still gives the frames that could be read (else it is an error)",
     )
     p.set_defaults(run=cmd_colorize)
 
@@ -300,7 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", type=Path, metavar="DATA", help="prepared folder or folder of colour photos")
     p.add_argument("--out", type=Path, required=True, help="output folder for metrics and figures")
     _add_model_arguments(p)
-    p.add_argument("--figures", type=int, default=8, help="photos shown in comparison figures (default: 8)")
+    p.add_argument(
+        "--figures", type=bounded(int, 0, 1000), default=8, help="photos shown in comparison figures (default: 8)"
+    )
     p.set_defaults(run=cmd_evaluate)
 
     p = commands.add_parser(
@@ -324,11 +377,23 @@ def build_parser() -> argparse.ArgumentParser:
         "Binds to 127.0.0.1 unless --host says otherwise.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
-    p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    p.add_argument("--port", type=bounded(int, 1, 65535), default=8000, help="port (default: 8000)")
     _add_model_arguments(p, size=False)  # the page chooses the working size per request
-    p.add_argument("--max-upload-mb", type=float, default=50.0, help="largest upload accepted (default: 50 MB)")
-    p.add_argument("--max-megapixels", type=float, default=50.0, help="largest image accepted (default: 50 MP)")
-    p.add_argument("--max-queue", type=int, default=4, help="requests that may wait for the model (default: 4)")
+    p.add_argument(
+        "--max-upload-mb",
+        type=bounded(float, 0, 100_000, low_open=True),
+        default=50.0,
+        help="largest upload accepted (default: 50 MB)",
+    )
+    p.add_argument(
+        "--max-megapixels",
+        type=bounded(float, 0, 100_000, low_open=True),
+        default=50.0,
+        help="largest image accepted (default: 50 MP)",
+    )
+    p.add_argument(
+        "--max-queue", type=bounded(int, 0, 10_000), default=4, help="requests that may wait for the model (default: 4)"
+    )
     p.set_defaults(run=cmd_serve)
 
     return parser

@@ -231,3 +231,33 @@ def test_existing_output_is_not_replaced_without_overwrite(tmp_path, colorizer, 
         colorizer.colorize_video(tmp_path / "clip.mp4", out / "clip.mp4")
     assert main(["colorize", str(tmp_path / "clip.mp4"), "--out", str(out), "--overwrite"]) == 0
     assert len(read_frames(out / "clip.mp4")[0]) == 2
+
+
+def test_wide_and_flat_clips_are_coloured_and_the_batch_goes_on(tmp_path):
+    """Frames a few dozen pixels high (once a segmentation fault in the optical flow, or NaN colour) are coloured
+    like any other, in a subprocess so a crash would fail the test instead of ending the run; the clip after them
+    in the batch is processed too."""
+    import subprocess
+    import sys
+
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for width, height in ((2000, 100), (1024, 48), (4000, 2), (1280, 40)):
+        base = np.zeros((height, width, 3), np.uint8)
+        base[..., 0], base[..., 1] = (np.arange(width) * 3 % 256)[None], 120
+        frames = [np.roll(base, 4 * i, axis=1) for i in range(6)]  # moving stripes: the flow has work to do
+        make_video(clips / f"a_{width}x{height}.mp4", frames)
+    make_video(clips / "z_last.mp4", [scene(64, 48, i) for i in range(4)])
+    result = subprocess.run(
+        [sys.executable, "-m", "colorizer", "colorize", str(clips), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    for width, height in ((2000, 100), (1024, 48), (4000, 2), (1280, 40)):
+        frames, _, _ = read_frames(tmp_path / "out" / f"a_{width}x{height}.mp4")
+        source, _, _ = read_frames(clips / f"a_{width}x{height}.mp4")
+        assert len(frames) == 6 and frames[0].shape == (height, width, 3)
+        assert np.abs(lightness(frames[3]) - lightness(source[3])).mean() < 4  # the frame itself, coloured
+    assert len(read_frames(tmp_path / "out" / "z_last.mp4")[0]) == 4

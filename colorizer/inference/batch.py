@@ -21,10 +21,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from colorizer.atomic import remove_stale_temporaries
 from colorizer.figures import save_comparison
 from colorizer.images import IMAGE_EXTENSIONS, ImageReadError, Photo, atomic_save, find_images, read_photo
 from colorizer.inference.color import gray_preview
-from colorizer.inference.formats import FORMAT_OF_SUFFIX, FORMATS, KEEPS_ALPHA, SAVE_OPTIONS
+from colorizer.inference.formats import FORMAT_OF_SUFFIX, FORMATS, KEEPS_ALPHA, SAVE_OPTIONS, size_problem
 from colorizer.inference.hints import HintError, hints_file_for, read_hints_file
 from colorizer.inference.photos import DEFAULT_SIZE, Colorizer, with_alpha, working_shape
 from colorizer.inference.temporal import DEFAULT_SMOOTHING
@@ -40,18 +41,31 @@ class Job:
     relative: Path  # where the output goes under DIR (suffix from the source)
 
 
+class BatchError(Exception):
+    """The command cannot run as asked (e.g. --out is an input folder); nothing was written."""
+
+
 @dataclass
 class Summary:
     written: list[Path] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the user should know though nothing failed
 
 
 def collect_jobs(inputs: list[str], out_dir: Path, summary: Summary) -> list[Job]:
     """Files, folders (recursive, DIR itself excluded) and globs -> jobs; names that match nothing are failures."""
     jobs = []
+    out_resolved = out_dir.resolve()
     for spec in inputs:
         path = Path(spec)
+        if path.is_dir() and path.resolve() == out_resolved:
+            raise BatchError(
+                f"--out {out_dir} is the input folder {spec}: outputs would be written among the sources; choose "
+                "another folder"
+            )
+        if path.is_dir() and path.resolve() in out_resolved.parents:
+            summary.notes.append(f"{out_dir} is inside the input folder {spec}: it is not searched for photos")
         if path.is_dir():
             found = find_images(path, exclude=out_dir, extensions=IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)
             jobs += [Job(f, f.relative_to(path)) for f in found]
@@ -112,15 +126,22 @@ def colorize_paths(
     smoothing: float = DEFAULT_SMOOTHING,
     hints_file: Path | None = None,
     saturation: float = 1.0,
+    keep_partial: bool = False,
 ) -> Summary:
     """Colourise every photo and video that `inputs` name into `out_dir`. Returns what was written, skipped and
     failed. A photo's own NAME.hints.json beside it gives its colour hints, else `hints_file` (if any)."""
     out_dir, summary = Path(out_dir), Summary()
     jobs = collect_jobs(inputs, out_dir, summary)
+    for stale in remove_stale_temporaries(out_dir):
+        summary.notes.append(f"removed {stale}, left by an earlier run that was killed")
     todo, claimed = [], set()
     for job in jobs:
         destination = _destination(out_dir, job, output_format(job, fmt, has_alpha=False))
-        if destination in claimed:
+        if destination.resolve() == job.source.resolve():
+            summary.failed.append(
+                {"source": str(job.source), "reason": "its output would replace it: sources are never modified"}
+            )
+        elif destination in claimed:
             summary.failed.append({"source": str(job.source), "reason": f"another input also writes {destination}"})
         elif destination.exists() and not overwrite:
             summary.skipped.append(f"{job.source}: {destination} exists (pass --overwrite to replace it)")
@@ -158,6 +179,10 @@ def colorize_paths(
                 summary.failed.append({"source": str(job.source), "reason": photo})
                 bar.update()
                 continue
+            if photo.frames > 1:
+                summary.notes.append(
+                    f"{job.source} has {photo.frames} frames (animated or multi-page): only the first is colourised"
+                )
             try:
                 hints = _hints_of(colorizer, job, photo, hints_file)
             except HintError as err:
@@ -174,10 +199,12 @@ def colorize_paths(
             flush()
         while writes:
             writes.popleft().result()
+    if videos and hints_file is not None:
+        summary.notes.append(f"--hints applies to photos; the {len(videos)} video(s) are coloured without hints")
     for job in videos:
         destination = _destination(out_dir, job, "mp4")
         try:
-            colorize_video(colorizer, job.source, destination, size, smoothing, overwrite, progress)
+            colorize_video(colorizer, job.source, destination, size, smoothing, overwrite, progress, keep_partial)
         except (VideoError, ImportError, OSError) as err:
             summary.failed.append({"source": str(job.source), "reason": str(err).removeprefix(f"{job.source}: ")})
             continue
@@ -201,6 +228,10 @@ def _write_output(colorizer, job, photo, fmt, ab, out_dir, compare, overwrite, s
     destination = _destination(out_dir, job, fmt)
     if destination.exists() and not overwrite:  # an alpha photo switched to PNG onto an existing file
         summary.skipped.append(f"{job.source}: {destination} exists (pass --overwrite to replace it)")
+        return
+    problem = size_problem(fmt, *photo.size)
+    if problem:
+        summary.failed.append({"source": str(job.source), "reason": f"cannot write {destination}: {problem}"})
         return
     try:
         coloured = colorizer.recombine(photo.pixels, ab)

@@ -1,8 +1,9 @@
 """Output formats of `colorizer colorize`: names, file suffixes and how each is saved. Plain Python, so the command
 line can list them without importing anything heavy.
 
-PNG is lossless but slow to write for large photos (a 12-MP PNG takes 2-4 s to compress on a laptop CPU, a JPEG
-about 0.05 s), so a JPEG input gives a JPEG output unless --format says otherwise.
+PNG is lossless but slower to write for large photos than JPEG (BENCHMARKS.md has the times of a 12-MP photo), so
+a JPEG input gives a JPEG output unless --format says otherwise. JPEG and WebP cannot hold every size: an output
+beyond a format's limit is refused by name before any work is done (`size_problem`).
 """
 
 from __future__ import annotations
@@ -25,3 +26,13 @@ SAVE_OPTIONS = {
     "bmp": {},
 }
 KEEPS_ALPHA = {"png", "webp", "tiff"}
+MAX_SIDE = {"jpeg": 65_535, "webp": 16_383}  # pixels a side these formats can hold (the others: beyond any input)
+
+
+def size_problem(fmt: str, width: int, height: int) -> str | None:
+    """Why `fmt` cannot hold a width x height image, or None when it can."""
+    limit = MAX_SIDE.get(fmt)
+    if limit is None or max(width, height) <= limit:
+        return None
+    others = ", ".join(f for f in FORMATS if f not in MAX_SIDE)
+    return f"{fmt.upper()} holds at most {limit} pixels a side, this image is {width}x{height}: choose {others}"

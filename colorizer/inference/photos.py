@@ -198,14 +198,16 @@ class Colorizer:
         smoothing: float | None = None,
         overwrite: bool = False,
         progress: bool = False,
+        keep_partial: bool = False,
     ):
         """Colourise a video file into `destination` (H.264 in MP4, audio kept); needs the video extra.
 
         smoothing: weight of the motion-compensated colour history, 0 (frame by frame) to <1 (default 0.9).
+        keep_partial: a truncated file gives the frames it holds (with a note) instead of an error.
         Returns a VideoResult (frames, seconds, scene cuts, audio streams); raises VideoError.
         """
         from colorizer.inference.temporal import DEFAULT_SMOOTHING
         from colorizer.inference.video import colorize_video
 
         smoothing = DEFAULT_SMOOTHING if smoothing is None else smoothing
-        return colorize_video(self, source, destination, size, smoothing, overwrite, progress)
+        return colorize_video(self, source, destination, size, smoothing, overwrite, progress, keep_partial)

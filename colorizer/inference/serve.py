@@ -10,7 +10,11 @@ megapixels, never written anywhere by us, and nothing the client sends is used a
 
 from __future__ import annotations
 
+import contextlib
+import html
 import io
+import json
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +26,8 @@ from fastapi.responses import HTMLResponse, Response
 from PIL import Image
 
 from colorizer.images import ImageReadError, open_image, to_photo
-from colorizer.inference.formats import SAVE_OPTIONS
-from colorizer.inference.hints import HintError
+from colorizer.inference.formats import SAVE_OPTIONS, size_problem
+from colorizer.inference.hints import MAX_HINTS_BYTES, HintError
 from colorizer.inference.photos import DEFAULT_SIZE, Colorizer
 
 PAGE = Path(__file__).parent / "static" / "index.html"
@@ -54,6 +58,61 @@ class InferenceQueue:
             self.slots.release()
 
 
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """ASGI wrapper around the app: a request body over `max_bytes` is refused with 413 before it is stored anywhere.
+
+    A Content-Length over the limit is answered at once, without reading the body; a body sent without one (chunked)
+    is counted as it arrives and cut off as soon as it passes the limit, so the multipart parser never spools more
+    than the limit to disk. Everything else (`state`, routes) is the wrapped app's.
+    """
+
+    def __init__(self, app, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    def __getattr__(self, name: str):
+        return getattr(self.app, name)
+
+    async def _refuse(self, send) -> None:
+        body = json.dumps({"detail": f"the upload is larger than {self.max_bytes / 1e6:g} MB"}).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 413, "headers": headers + [(b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            return await self._refuse(send)
+        received, started, too_large = 0, False, False
+
+        async def counted_receive():
+            nonlocal received, too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    too_large = True
+                    raise BodyTooLarge
+            return message
+
+        async def tracked_send(message):
+            nonlocal started
+            if too_large:  # the app's answer to a body cut short (FastAPI: 400) gives way to the 413
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        with contextlib.suppress(BodyTooLarge):
+            await self.app(scope, counted_receive, tracked_send)
+        if too_large and not started:
+            await self._refuse(send)
+
+
 def decode_upload(data: bytes, limits: ServeLimits):
     """Bytes -> Photo, or an HTTPException: 415 for what is not an image, 413 for too many pixels, 422 corrupt."""
     if not data:
@@ -82,8 +141,17 @@ def create_app(colorizer: Colorizer, limits: ServeLimits | None = None) -> FastA
     """The web app: GET / (the page), GET /api/info, POST /api/colorize. OpenAPI docs at /docs."""
     limits = limits or ServeLimits()
     queue = InferenceQueue(limits.max_queue)
-    app = FastAPI(title="colorizer", summary="Colourise grayscale photos, at their full resolution.")
+    app = FastAPI(
+        title="colorizer",
+        summary="Colourise grayscale photos, at their full resolution.",
+        docs_url=None,  # FastAPI's own docs pages load their scripts from a CDN: /docs here is local and offline
+        redoc_url=None,
+    )
     app.state.queue, app.state.limits = queue, limits
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs() -> str:
+        return api_docs_page(app.openapi())
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> str:
@@ -131,6 +199,9 @@ def create_app(colorizer: Colorizer, limits: ServeLimits | None = None) -> FastA
             raise HTTPException(413, f"the upload is larger than {limits.max_upload_mb:g} MB")
         photo = decode_upload(data, limits)
         del data
+        problem = size_problem(format, *photo.size)
+        if problem:
+            raise HTTPException(422, f"format={format}: {problem}")
         try:
             checked = colorizer.hints_for(hints, *photo.size) if hints else []
         except HintError as err:
@@ -142,11 +213,53 @@ def create_app(colorizer: Colorizer, limits: ServeLimits | None = None) -> FastA
         body = await run_in_threadpool(queue.run, work)
         return Response(body, media_type=MEDIA_TYPES[format])
 
-    return app
+    # The form's hints field rides along with the photo: the body may exceed the photo's limit by that much.
+    return BodyLimit(app, int(limits.max_upload_mb * 1_000_000) + MAX_HINTS_BYTES + 100_000)
+
+
+def api_docs_page(schema: dict) -> str:
+    """The HTTP API described from its OpenAPI schema, as one self-contained page (no script, nothing remote)."""
+    out = [
+        "<!doctype html><meta charset=utf-8><title>colorizer API</title>",
+        "<style>body{font:15px/1.4 system-ui,sans-serif;max-width:900px;margin:1rem auto;padding:0 1rem}"
+        "code{background:#f3f3f3;padding:0 .2em}td,th{border-bottom:1px solid #ddd;padding:.2rem .5rem;"
+        "text-align:left;vertical-align:top}table{border-collapse:collapse}</style>",
+        f"<h1>{html.escape(schema['info']['title'])} HTTP API</h1>",
+        "<p>The machine-readable description is <a href='/openapi.json'>/openapi.json</a>.</p>",
+    ]
+    components = schema.get("components", {}).get("schemas", {})
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            out.append(f"<h2><code>{method.upper()} {html.escape(path)}</code></h2>")
+            out.append(f"<p>{html.escape(operation.get('description') or operation.get('summary') or '')}</p>")
+            rows = [
+                (p["name"], p["in"], p.get("required", False), p.get("description", ""))
+                for p in operation.get("parameters", [])
+            ]
+            for content in operation.get("requestBody", {}).get("content", {}).values():
+                ref = content.get("schema", {}).get("$ref", "")
+                body = components.get(ref.rsplit("/", 1)[-1], {})
+                for name, field in body.get("properties", {}).items():
+                    rows.append((name, "form", name in body.get("required", []), field.get("description", "")))
+            if rows:
+                out.append("<table><tr><th>name</th><th>in</th><th>required</th><th>what</th></tr>")
+                out += [
+                    f"<tr><td><code>{html.escape(n)}</code></td><td>{w}</td><td>{'yes' if r else ''}</td>"
+                    f"<td>{html.escape(d)}</td></tr>"
+                    for n, w, r, d in rows
+                ]
+                out.append("</table>")
+    return "\n".join(out)
 
 
 def serve(colorizer: Colorizer, host: str, port: int, limits: ServeLimits) -> None:
     import uvicorn
 
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"colorizer: warning: listening on {host} makes the page and API reachable from other machines on the "
+            "network, without any authentication; use --host 127.0.0.1 to keep it on this machine",
+            file=sys.stderr,
+        )
     print(f"colorizer: open http://{host}:{port}/ (API docs: http://{host}:{port}/docs); Ctrl-C stops")
     uvicorn.run(create_app(colorizer, limits), host=host, port=port, log_level="warning")

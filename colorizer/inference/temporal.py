@@ -18,6 +18,9 @@ import numpy as np
 DEFAULT_SMOOTHING = 0.9  # weight of the motion-compensated history where it holds (0: frame by frame)
 CUT_THRESHOLD = 14.0  # mean |L change| (LAB units, on a 64-px thumbnail) above which a frame starts a new scene
 MATCH_SIGMA = 5.0  # L units: how far the warped lightness may differ before the history is trusted less
+# DIS flow needs room for its patches and pyramid: on frames only a few dozen pixels high (a 2000x100 clip is 512x26
+# at working size) OpenCV crashes or returns NaN. Frames are padded (edges repeated) to this many pixels a side.
+MIN_FLOW_SIDE = 64
 
 
 def _cv2():
@@ -83,9 +86,15 @@ class TemporalSmoother:
         cv2 = _cv2()
         if self._flow is None:
             self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
-        to_u8 = lambda x: np.clip(x * 2.55, 0, 255).astype(np.uint8)  # noqa: E731
-        flow = self._flow.calc(to_u8(lightness), to_u8(self.previous_l), None)  # current pixel -> where it was before
         height, width = lightness.shape
+        pad_y, pad_x = max(0, MIN_FLOW_SIDE - height), max(0, MIN_FLOW_SIDE - width)
+
+        def flow_input(x: np.ndarray) -> np.ndarray:
+            u8 = np.clip(x * 2.55, 0, 255).astype(np.uint8)
+            return cv2.copyMakeBorder(u8, 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE) if pad_y or pad_x else u8
+
+        flow = self._flow.calc(flow_input(lightness), flow_input(self.previous_l), None)  # current -> previous
+        flow = np.nan_to_num(flow[:height, :width], nan=0.0, posinf=0.0, neginf=0.0)
         if self._grid is None or self._grid[0].shape != lightness.shape:
             self._grid = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
         map_x, map_y = self._grid[0] + flow[..., 0], self._grid[1] + flow[..., 1]

@@ -11,10 +11,15 @@ audio streams are copied packet for packet (re-encoded to AAC only where MP4 can
 that 4:2:0 chroma cannot hold (odd widths or heights) are encoded as 4:4:4 at the exact size; a display rotation is
 copied to the output and the network sees the frame upright. The output is written beside its final name and moved
 there only when complete: a crash, a damaged frame or Ctrl-C leaves nothing under the final name.
+
+Said, not dropped: a second video stream (only the first is colourised), frames that change size mid-stream (scaled
+to the first frame's size), and an MP4/MOV that ends before the frames its index lists (a truncated download): that
+is an error unless `keep_partial`, which keeps what could be read and says so.
 """
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import sys
 import threading
@@ -24,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 from tqdm import tqdm
 
 from colorizer.atomic import atomic_path
@@ -31,6 +37,7 @@ from colorizer.inference.color import colorize_lightness, denormalize_l, lightne
 from colorizer.inference.temporal import DEFAULT_SMOOTHING, TemporalSmoother
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".wmv", ".ogv")
+EXACT_INDEX = {"mov", "mp4", "m4a", "3gp", "3g2", "mj2"}  # containers whose frame count is an index, not a guess
 MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "opus", "alac", "flac"}  # audio codecs the MP4 muxer takes as they are
 CRF = 18  # x264 constant quality: visually lossless for most footage
 
@@ -55,12 +62,14 @@ def _av():
     return av
 
 
-def _frames(av, container, stream, audio: list, source: Path, sink: queue.Queue) -> None:
+def _frames(av, container, stream, audio: list, source: Path, sink: queue.Queue, stop: threading.Event) -> None:
     """Reader thread: demux and decode, putting ("video", frame) and ("audio", packet) in order, then ("end", count)
-    or ("error", exception)."""
+    or ("error", exception). Stops early when `stop` is set (the consumer gave up: the container is about to close)."""
     decoded = 0
     try:
         for packet in container.demux(stream, *audio):
+            if stop.is_set():
+                return
             if packet.stream.type == "audio":
                 if packet.dts is not None:
                     sink.put(("audio", packet))
@@ -78,16 +87,25 @@ def _frames(av, container, stream, audio: list, source: Path, sink: queue.Queue)
 
 
 def _read(av, container, stream, audio: list, source: Path) -> Iterator[tuple[str, object]]:
+    """What the reader thread decodes, in order. However the consumer leaves (the end, an error, Ctrl-C), the reader
+    is stopped and joined before this returns, so the container is never closed under it."""
     sink: queue.Queue = queue.Queue(maxsize=8)  # bounded: decoding runs at most a few frames ahead
-    reader = threading.Thread(target=_frames, args=(av, container, stream, audio, source, sink), daemon=True)
+    stop = threading.Event()
+    reader = threading.Thread(target=_frames, args=(av, container, stream, audio, source, sink, stop), daemon=True)
     reader.start()
-    while True:
-        kind, item = sink.get()
-        if kind == "error":
-            raise item
-        yield kind, item
-        if kind == "end":
-            return
+    try:
+        while True:
+            kind, item = sink.get()
+            if kind == "error":
+                raise item
+            yield kind, item
+            if kind == "end":
+                return
+    finally:
+        stop.set()
+        while reader.is_alive():  # unblock a reader waiting on a full queue, until it sees the flag
+            with contextlib.suppress(queue.Empty):
+                sink.get(timeout=0.05)
 
 
 def _open_output(av, path: Path, stream, audio: list, first_frame, source: Path):
@@ -136,12 +154,25 @@ def colorize_video(
     smoothing: float = DEFAULT_SMOOTHING,
     overwrite: bool = False,
     progress: bool = True,
+    keep_partial: bool = False,
 ) -> VideoResult:
-    """Colourise `source` into `destination` (H.264 in MP4). Raises VideoError naming the file and frame."""
+    """Colourise `source` into `destination` (H.264 in MP4). Raises VideoError naming the file and frame.
+
+    keep_partial: a file that ends early (truncated) still gives the frames it holds, with a note, instead of an
+    error."""
     av = _av()
     source, destination = Path(source), Path(destination)
     if destination.exists() and not overwrite:
         raise VideoError(f"{destination} exists (pass --overwrite to replace it)")
+    try:
+        return _colorize_video(av, colorizer, source, destination, size, smoothing, progress, keep_partial)
+    except (OSError, av.error.FFmpegError) as err:
+        if isinstance(err, av.error.FFmpegError) and str(source) in str(err):
+            raise VideoError(f"{source}: {err}") from None
+        raise VideoError(f"could not write {destination}: {err}") from None
+
+
+def _colorize_video(av, colorizer, source, destination, size, smoothing, progress, keep_partial) -> VideoResult:
     try:
         container = av.open(str(source))
     except (av.error.FFmpegError, UnicodeDecodeError) as err:
@@ -151,18 +182,33 @@ def colorize_video(
             raise VideoError(f"{source}: has no video stream")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        if len(container.streams.video) > 1:
+            print(
+                f"  {source}: has {len(container.streams.video)} video streams; only the first is colourised",
+                file=sys.stderr,
+            )
+        exact_count = bool(EXACT_INDEX & set(container.format.name.split(",")))
         audio = list(container.streams.audio)
         declared = stream.frames
         smoother = TemporalSmoother(smoothing)
         started = time.perf_counter()
         destination.parent.mkdir(parents=True, exist_ok=True)
         bar = tqdm(total=declared or None, desc=source.name, unit="frame", disable=not progress, file=sys.stderr)
-        with bar, atomic_path(destination) as tmp:
+        frames = contextlib.closing(_read(av, container, stream, audio, source))
+        with bar, atomic_path(destination) as tmp, frames as frames:
             output, video, audio_out, held_audio = None, None, {}, []
-            written, last_pts = 0, None
-            for kind, item in _read(av, container, stream, audio, source):
+            written, last_pts, resized = 0, None, False
+            for kind, item in frames:
                 if kind == "end":
-                    if declared and item < declared:  # a clean end: the header over-counts (seen in real AVIs)
+                    if declared and item < declared and exact_count:  # the index lists frames the file lacks
+                        message = (
+                            f"{source}: damaged or truncated: its index lists {declared} frames, only {item} could "
+                            "be read"
+                        )
+                        if not keep_partial:
+                            raise VideoError(f"{message} (--keep-partial keeps them)")
+                        tqdm.write(f"  {message}; kept those {item} (--keep-partial)", file=sys.stderr)
+                    elif declared and item < declared:  # a clean end: the header over-counts (seen in real AVIs)
                         print(
                             f"  {source}: its header announces {declared} frames, the stream holds {item}; "
                             f"colourised all {item}",
@@ -180,7 +226,17 @@ def colorize_video(
                     for packet in held_audio:
                         _mux_audio(output, audio_out, packet)
                     held_audio.clear()
-                frame = av.VideoFrame.from_ndarray(_colorize_frame(colorizer, item, size, smoother), format="rgb24")
+                coloured = _colorize_frame(colorizer, item, size, smoother)
+                if (item.width, item.height) != (video.width, video.height):
+                    if not resized:
+                        tqdm.write(
+                            f"  {source}: frame {written + 1} changes size from {video.width}x{video.height} to "
+                            f"{item.width}x{item.height}; such frames are scaled to {video.width}x{video.height}",
+                            file=sys.stderr,
+                        )
+                    resized = True
+                    coloured = np.asarray(Image.fromarray(coloured).resize((video.width, video.height), Image.BILINEAR))
+                frame = av.VideoFrame.from_ndarray(coloured, format="rgb24")
                 last_pts = _next_pts(item, written, stream, last_pts)
                 frame.pts, frame.time_base = last_pts, stream.time_base
                 for packet in video.encode(frame.reformat(format=video.pix_fmt)):

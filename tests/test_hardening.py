@@ -1,0 +1,296 @@
+"""Hostile and careless inputs: every one gets a clear error naming it, the rest of the batch goes on, nothing is
+left under a final name, sources are never touched, and the server never stores more than its upload limit."""
+
+import asyncio
+import io
+import json
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from colorizer import Colorizer
+from colorizer.cli import main
+from colorizer.images import ImageReadError, read_photo
+from colorizer.inference.serve import ServeLimits, create_app
+from tests.conftest import colour_photo, tree_hashes
+
+
+@pytest.fixture(scope="module")
+def colorizer() -> Colorizer:
+    return Colorizer.load()
+
+
+# --- the server: uploads are refused before they are stored ------------------------------------------------------
+
+
+def _call(app, headers: list[tuple[bytes, bytes]], chunks: list[bytes]) -> tuple[int, int]:
+    """Send one POST to the ASGI app; returns (status, bytes of the body the app pulled before answering)."""
+    pulled, status = 0, None
+    pending = list(chunks)
+
+    async def receive():
+        nonlocal pulled
+        if not pending:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        chunk = pending.pop(0)
+        pulled += len(chunk)
+        return {"type": "http.request", "body": chunk, "more_body": bool(pending)}
+
+    async def send(message):
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/colorize",
+        "raw_path": b"/api/colorize",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"test"), *headers],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    asyncio.run(app(scope, receive, send))
+    return status, pulled
+
+
+def test_an_oversized_upload_is_refused_before_its_body_is_read(colorizer):
+    app = create_app(colorizer, ServeLimits(max_upload_mb=1.0))
+    boundary = b"x" * 16
+    kind = (b"content-type", b"multipart/form-data; boundary=" + boundary)
+    huge = b"\0" * (1 << 20)
+    status, pulled = _call(app, [kind, (b"content-length", str(300 << 20).encode())], [huge] * 300)
+    assert status == 413 and pulled == 0  # refused by its Content-Length, not one byte read
+    # Streamed without a length (chunked): cut off once past the limit (1 MB + the hints allowance), not at 300 MB.
+    head = b"--" + boundary + b'\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n'
+    status, pulled = _call(app, [kind], [head] + [huge] * 300)
+    assert status == 413 and pulled < 8 << 20, pulled
+
+
+def test_http_format_limits_and_offline_docs(colorizer):
+    client = TestClient(create_app(colorizer, ServeLimits(max_megapixels=5)))
+    buffer = io.BytesIO()
+    Image.new("L", (17_000, 40), 120).save(buffer, format="PNG")
+    answer = client.post("/api/colorize?format=webp", files={"file": ("wide.png", buffer.getvalue())})
+    assert answer.status_code == 422 and "WEBP holds at most 16383 pixels" in answer.json()["detail"]
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "/api/colorize" in docs.text and "hints" in docs.text
+    assert "<script" not in docs.text and "cdn" not in docs.text.lower()  # nothing to fetch from the internet
+
+
+def test_serving_beyond_this_machine_warns(monkeypatch, colorizer, capsys):
+    import uvicorn
+
+    from colorizer.inference import serve as serve_module
+
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: None)
+    serve_module.serve(colorizer, "0.0.0.0", 8000, ServeLimits())
+    assert "reachable from other machines" in capsys.readouterr().err
+    serve_module.serve(colorizer, "127.0.0.1", 8000, ServeLimits())
+    assert "reachable" not in capsys.readouterr().err
+
+
+# --- numbers on the command line ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["colorize", "x", "--out", "y", "--batch-size", "0"], "--batch-size: 0 is out of range"),
+        (["colorize", "x", "--out", "y", "--batch-size", "-4"], "--batch-size: -4 is out of range"),
+        (["colorize", "x", "--out", "y", "--size", "0"], "--size: 0 is out of range: at least 64"),
+        (["colorize", "x", "--out", "y", "--size", "-512"], "--size: -512 is out of range"),
+        (["colorize", "x", "--out", "y", "--saturation", "nan"], "--saturation: nan is out of range"),
+        (["colorize", "x", "--out", "y", "--temperature", "0"], "--temperature: 0 is out of range: above 0"),
+        (["prepare", "x", "y", "--size", "0"], "--size: 0 is out of range"),
+        (["prepare", "x", "y", "--workers", "0"], "--workers: 0 is out of range"),
+        (["serve", "--max-upload-mb", "-1"], "--max-upload-mb: -1 is out of range"),
+        (["serve", "--port", "70000"], "--port: 70000 is out of range"),
+        (["serve", "--max-queue", "many"], "'many' is not a whole number"),
+    ],
+)
+def test_every_number_is_range_checked(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+# --- photos ------------------------------------------------------------------------------------------------------
+
+
+def test_a_hints_file_that_breaks_json_fails_its_photo_only(tmp_path, capsys):
+    src = tmp_path / "album"
+    src.mkdir()
+    for name in ("a", "b", "c"):
+        colour_photo(48, 36, ord(name)).convert("L").save(src / f"{name}.png")
+    (src / "a.hints.json").write_text("[" * 5000 + "]" * 5000)
+    (src / "b.hints.json").write_text('[{"x": ' + "7" * 5000 + ', "y": 1, "color": "#123456"}]')
+    (src / "c.hints.json").write_bytes('[{"x": 3, "y": 4, "color": "#c83c28"}]'.encode("utf-8-sig"))  # Notepad's BOM
+    assert main(["colorize", str(src), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "a.png" in err and "nest more than" in err and "b.png" in err and "cannot be read as JSON" in err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["c.png"]
+
+
+def test_an_output_beyond_its_format_is_refused_by_name_and_the_rest_goes_on(tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.new("L", (20_000, 100), 128).save(src / "banner.png")
+    colour_photo(60, 40, 1).save(src / "small.png")
+    assert main(["colorize", str(src), "--out", str(tmp_path / "out"), "--format", "webp"]) == 1
+    err = capsys.readouterr().err
+    assert "banner.png" in err and "WEBP holds at most 16383 pixels a side, this image is 20000x100" in err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["small.webp"]  # no banner, no temporary
+
+
+def test_the_stated_pixel_limit_is_the_one_applied(tmp_path):
+    """A 95-MP scan is read (Pillow's own 89.5-MP guard does not override the 200-MP limit); beyond a limit the
+    refusal says which and by how much."""
+    path = tmp_path / "scan.png"
+    Image.new("L", (10_000, 9_500), 200).save(path)
+    photo = read_photo(path)
+    assert photo.size == (10_000, 9_500) and photo.pixels[5000, 5000] == 200
+    with pytest.raises(ImageReadError, match="95.0 megapixels, over the limit of 90"):
+        read_photo(path, max_pixels=90_000_000)
+
+
+def test_sources_are_never_outputs(tmp_path, capsys):
+    src = tmp_path / "photos"
+    (src / "sub").mkdir(parents=True)
+    colour_photo(50, 40, 1).convert("L").save(src / "a.png")
+    colour_photo(50, 40, 2).convert("L").save(src / "sub" / "b.png")
+    before = tree_hashes(src)
+    # The input folder as --out (with --overwrite, it would have replaced the sources): refused, nothing written.
+    assert main(["colorize", str(src), "--out", str(src), "--overwrite"]) == 2
+    assert "is the input folder" in capsys.readouterr().err and tree_hashes(src) == before
+    # One photo whose output would land on itself: that photo fails, its source stays.
+    os.chdir(src)
+    assert main(["colorize", "a.png", "--out", ".", "--overwrite"]) == 1
+    assert "would replace it" in capsys.readouterr().err and tree_hashes(src) == before
+    # --out inside the input: said, and not searched.
+    assert main(["colorize", str(src), "--out", str(src / "coloured")]) == 0
+    assert "is inside the input folder" in capsys.readouterr().err
+    assert sorted(p.relative_to(src / "coloured").as_posix() for p in (src / "coloured").rglob("*.png")) == [
+        "a.png",
+        "sub/b.png",
+    ]
+
+
+def test_animated_images_say_only_the_first_frame_is_coloured(tmp_path, capsys):
+    frames = [colour_photo(40, 30, i).convert("L").convert("P") for i in range(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=100)
+    assert main(["colorize", str(tmp_path / "anim.gif"), "--out", str(tmp_path / "out")]) == 0
+    assert "has 3 frames (animated or multi-page): only the first is colourised" in capsys.readouterr().err
+
+
+def test_stale_temporaries_of_killed_runs_are_removed(tmp_path, capsys):
+    out = tmp_path / "out"
+    (out / "deep").mkdir(parents=True)
+    dead = 4_000_000  # above any pid_max: no such process
+    stale = [out / f".a.png.{dead}.tmp", out / "deep" / f".b.jpg.{dead}.tmp"]
+    alive = out / f".c.png.{os.getppid()}.tmp"  # a living process's file is left alone
+    mine = out / "notes.tmp"  # not of our naming
+    for path in (*stale, alive, mine):
+        path.write_bytes(b"partial")
+    colour_photo(40, 30, 1).save(tmp_path / "a.png")
+    assert main(["colorize", str(tmp_path / "a.png"), "--out", str(out)]) == 0
+    assert not any(p.exists() for p in stale) and alive.exists() and mine.exists()
+    assert "left by an earlier run that was killed" in capsys.readouterr().err
+
+
+# --- videos ------------------------------------------------------------------------------------------------------
+
+
+av = pytest.importorskip("av")
+
+
+def _clip(path: Path, frames: int = 6, size=(64, 48), streams: int = 1, options: dict | None = None) -> None:
+    with av.open(str(path), "w", options=options or {}) as container:
+        outs = []
+        for _ in range(streams):
+            stream = container.add_stream("libx264", rate=10)
+            stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
+            outs.append(stream)
+        for i in range(frames):
+            rgb = np.asarray(colour_photo(*size, seed=i))
+            for stream in outs:
+                for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")):
+                    container.mux(packet)
+        for stream in outs:
+            for packet in stream.encode(None):
+                container.mux(packet)
+
+
+def _frames(path: Path) -> list[tuple[int, int]]:
+    with av.open(str(path)) as container:
+        return [(f.width, f.height) for f in container.decode(video=0)]
+
+
+def test_a_truncated_mp4_is_an_error_unless_partial_output_is_asked_for(tmp_path, capsys):
+    whole = tmp_path / "whole.mp4"
+    _clip(whole, frames=40, size=(96, 64), options={"movflags": "faststart"})  # the index first, as on the web
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    data = whole.read_bytes()
+    (clips / "cut.mp4").write_bytes(data[: len(data) // 2])
+    _clip(clips / "fine.mp4")
+    out = tmp_path / "out"
+    assert main(["colorize", str(clips), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "cut.mp4" in err and "truncated: its index lists 40 frames, only" in err
+    assert sorted(p.name for p in out.iterdir()) == ["fine.mp4"]  # nothing under cut's final name
+    assert main(["colorize", str(clips / "cut.mp4"), "--out", str(out), "--keep-partial"]) == 0
+    assert "(--keep-partial)" in capsys.readouterr().err and 0 < len(_frames(out / "cut.mp4")) < 40
+
+
+def test_extra_streams_size_changes_and_hints_are_said_not_dropped(tmp_path, capsys):
+    _clip(tmp_path / "two.mkv", streams=2)
+    path = tmp_path / "resized.mkv"
+    with av.open(str(path), "w") as container:  # MJPEG may change frame size from one frame to the next
+        stream = container.add_stream("mjpeg", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuvj420p"
+        other = av.CodecContext.create("mjpeg", "w")
+        other.width, other.height, other.pix_fmt, other.time_base = 80, 40, "yuvj420p", Fraction(1, 10)
+        for i in range(6):
+            encoder, size = (stream.codec_context, (64, 48)) if i < 3 else (other, (80, 40))
+            frame = av.VideoFrame.from_ndarray(np.asarray(colour_photo(*size, seed=i)), format="rgb24")
+            frame = frame.reformat(format="yuvj420p")
+            frame.pts, frame.time_base = i, Fraction(1, 10)
+            for packet in encoder.encode(frame):
+                packet.stream, packet.pts, packet.dts, packet.time_base = stream, i, i, Fraction(1, 10)
+                container.mux(packet)
+    hints = tmp_path / "hints.json"
+    hints.write_text(json.dumps([{"x": 1, "y": 1, "color": "#c83c28"}]))
+    out = tmp_path / "out"
+    args = ["colorize", str(tmp_path / "two.mkv"), str(path), "--out", str(out), "--hints", str(hints)]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "has 2 video streams; only the first is colourised" in err
+    assert "frame 4 changes size from 64x48 to 80x40" in err
+    assert "--hints applies to photos" in err
+    assert _frames(out / "resized.mp4") == [(64, 48)] * 6
+
+
+def test_a_video_write_error_names_the_output(tmp_path, monkeypatch, colorizer):
+    from colorizer.inference import video as video_module
+
+    _clip(tmp_path / "in.mp4")
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(video_module, "_open_output", full_disk)
+    destination = tmp_path / "out" / "in.mp4"
+    with pytest.raises(video_module.VideoError, match=f"could not write {destination}: .*No space left"):
+        colorizer.colorize_video(tmp_path / "in.mp4", destination)
+    assert not destination.exists() and not list((tmp_path / "out").iterdir())
