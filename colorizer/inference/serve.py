@@ -45,16 +45,28 @@ class InferenceQueue:
     """The model runs one request at a time; up to `max_queue` more may wait; beyond that, 503 at once."""
 
     def __init__(self, max_queue: int):
-        self.slots = threading.BoundedSemaphore(max_queue + 1)  # the one running + the ones waiting
+        self.capacity = max_queue + 1  # the one running + the ones waiting
+        self.slots = threading.BoundedSemaphore(self.capacity)
         self.model_lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self._occupied = 0
+
+    @property
+    def occupied(self) -> int:
+        """Requests running or waiting now."""
+        return self._occupied
 
     def run(self, function, *args):
         if not self.slots.acquire(blocking=False):
             raise HTTPException(503, "the colorizer is busy; try again in a moment", {"Retry-After": "2"})
+        with self._count_lock:
+            self._occupied += 1
         try:
             with self.model_lock:
                 return function(*args)
         finally:
+            with self._count_lock:
+                self._occupied -= 1
             self.slots.release()
 
 

@@ -39,6 +39,7 @@ from colorizer.inference.temporal import DEFAULT_SMOOTHING, TemporalSmoother
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".wmv", ".ogv")
 EXACT_INDEX = {"mov", "mp4", "m4a", "3gp", "3g2", "mj2"}  # containers whose frame count is an index, not a guess
 MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "opus", "alac", "flac"}  # audio codecs the MP4 muxer takes as they are
+STANDARD_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 CRF = 18  # x264 constant quality: visually lossless for most footage
 
 
@@ -122,17 +123,21 @@ def _open_output(av, path: Path, stream, audio: list, first_frame, source: Path)
         video.set_display_rotation(_rotation(first_frame))
     audio_out = {}
     for track in audio:
-        if track.codec_context.name in MP4_AUDIO:
+        codec = track.codec_context.codec.canonical_name  # the format ("mp3"), not the decoder ("mp3float")
+        if codec in MP4_AUDIO:
             audio_out[track.index] = (output.add_stream_from_template(track), None)
         else:
             print(
-                f"  {source}: audio stream {track.index} ({track.codec_context.name}) cannot go into MP4 as it is; "
+                f"  {source}: audio stream {track.index} ({codec}) cannot go into MP4 as it is; "
                 "re-encoding it as AAC",
                 file=sys.stderr,
             )
             encoded = output.add_stream("aac", rate=track.rate)
-            encoded.layout = track.layout
-            audio_out[track.index] = (encoded, av.AudioResampler(format="fltp", layout=track.layout, rate=track.rate))
+            # PCM in MKV/AVI often carries a layout with no named channels ("1 channels"), which the AAC encoder
+            # refuses: use the standard layout for the channel count.
+            layout = STANDARD_LAYOUTS.get(track.codec_context.channels, "stereo")
+            encoded.layout = layout
+            audio_out[track.index] = (encoded, av.AudioResampler(format="fltp", layout=layout, rate=track.rate))
     return output, video, audio_out
 
 
