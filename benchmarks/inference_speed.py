@@ -12,6 +12,7 @@ from PIL import Image
 from benchmarks.common import PHOTOS, median_time, table
 from colorizer.images import read_photo
 from colorizer.inference.color import lightness
+from colorizer.inference.formats import SAVE_OPTIONS
 from colorizer.inference.photos import Colorizer
 
 
@@ -26,8 +27,12 @@ def run(work: Path) -> str:
     ab = colorizer.predict_ab(network_input)[0]
     coloured = colorizer.recombine(photo.pixels, ab)
 
-    def encode() -> None:
-        Image.fromarray(coloured).save(io.BytesIO(), format="JPEG", quality=95)
+    def encode(fmt: str):
+        options = SAVE_OPTIONS[fmt]
+        return lambda: Image.fromarray(coloured).save(io.BytesIO(), format=fmt.upper(), **options)
+
+    hints = [{"x": 300 + 330 * i, "y": 250 + 240 * (i % 5), "color": "#b0302a"} for i in range(10)]
+    checked = colorizer.hints_for(hints, 4000, 3000)
 
     stages = [
         ("decode the gray JPEG (Pillow, one channel)", lambda: read_photo(path)),
@@ -35,7 +40,13 @@ def run(work: Path) -> str:
         ("network input: resize to 512x384 + lightness", lambda: colorizer.network_input(photo.pixels, 512)),
         ("network, ONNX Runtime (512x384)", lambda: colorizer.predict_ab(network_input)),
         ("ab upsampling + LAB -> sRGB at full resolution", lambda: colorizer.recombine(photo.pixels, ab)),
-        ("JPEG encode, quality 95", encode),
+        (
+            "10 hints spread along objects (at 512x384)",
+            lambda: colorizer.steer(network_input[0], ab, checked, (4000, 3000)),
+        ),
+        ("JPEG encode, quality 95", encode("jpeg")),
+        ("PNG encode (zlib level 3)", encode("png")),
+        ("WebP encode, quality 95", encode("webp")),
     ]
     rows = [[name, f"{median_time(function, repeats=5) * 1000:.0f} ms"] for name, function in stages]
     return "\n".join(

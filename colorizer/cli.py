@@ -305,8 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--format",
         choices=sorted(FORMATS),
-        help="output format (default: the input's; PNG is lossless but slow to write for large photos: about 2-4 s "
-        "for 12 megapixels on a laptop CPU, JPEG about 0.05 s)",
+        help="output format (default: the input's; PNG is lossless but slower to write for large photos than JPEG: "
+        "BENCHMARKS.md has both for 12 megapixels)",
     )
     p.add_argument("--compare", action="store_true", help="also write NAME_compare.png: original | gray | colour")
     p.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")

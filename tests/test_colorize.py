@@ -52,6 +52,11 @@ def test_twelve_megapixel_photo(colorizer, tmp_path):
     with Image.open(tmp_path / "out" / "big.jpg") as result, Image.open(tmp_path / "big.jpg") as source:
         assert result.size == (4000, 3000)
         _assert_same_lightness(source.resize((800, 600)), result.resize((800, 600)))
+        # The colour is the model's for this photo (not gray, not another's): as colourised from a small copy.
+        small = colorizer.colorize(source.resize((1000, 750), Image.BILINEAR)).resize((200, 150), Image.BOX)
+        full = _lab(result.resize((200, 150), Image.BOX))[1:]
+        assert np.linalg.norm(full, axis=0).mean() > 5  # coloured
+        assert np.linalg.norm(full - _lab(small)[1:], axis=0).mean() < 2.5
 
 
 def test_modes_and_orientation(colorizer, tmp_path):

@@ -10,7 +10,7 @@ from colorizer.training.checkpoint import load_checkpoint
 from colorizer.training.config import TrainConfig
 from colorizer.training.data import ColorizationDataset
 from colorizer.training.device_data import DeviceBatches, DeviceCrops
-from colorizer.training.train import TrainError, train
+from colorizer.training.train import train
 
 
 def _config(prepared, out, **overrides) -> TrainConfig:
@@ -76,13 +76,10 @@ def test_warm_up_reaches_the_optimizer_step_by_step(prepared, tmp_path):
 
 
 def test_compile_trains_on_the_cpu(prepared, tmp_path):
-    try:
-        result = train(_config(prepared, tmp_path / "run", epochs=1, max_steps=2, compile=True))
-    except (TrainError, RuntimeError, OSError) as err:
-        pytest.skip(f"torch.compile does not work here: {str(err)[:200]}")
-    except Exception as err:  # inductor's own errors (no compiler, unsupported CPU, ...)
-        if "inductor" in type(err).__module__ or "dynamo" in type(err).__module__:
-            pytest.skip(f"torch.compile does not work here: {type(err).__name__}")
-        raise
+    import shutil
+
+    if not (shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")):
+        pytest.skip("torch.compile on the CPU needs a C++ compiler; none is installed")
+    result = train(_config(prepared, tmp_path / "run", epochs=1, max_steps=2, compile=True))  # any error fails
     assert result["epochs_done"] == 1
     assert not any(k.startswith("_orig_mod") for k in load_checkpoint(tmp_path / "run" / "last.pt")["model"])

@@ -53,8 +53,10 @@ def test_pytorch_and_onnx_runtime_agree_on_the_example_photos(name):
     rgb = np.array(Image.open(EXAMPLES / name).convert("RGB"))
     theirs = _torch_colorize(payload, rgb)
     ours = Colorizer.load().colorize_array(rgb)
-    difference = deltaE_ciede2000(rgb2lab(theirs), rgb2lab(ours))
-    assert difference.mean() < 0.5, difference.mean()
+    difference = deltaE_ciede2000(rgb2lab(theirs), rgb2lab(ours)).mean()
+    # Measured: 0.008-0.023 on these photos (float rounding of two runtimes). A resize filter other than bilinear
+    # for the network input, or any change in the colour pipeline, moves this far past the bound.
+    assert difference < 0.05, f"mean CIEDE2000 between the runtimes: {difference:.4f} (measured 0.008-0.023)"
 
 
 def test_bundled_onnx_is_the_bundled_checkpoint():

@@ -2,6 +2,7 @@
 a real headless browser (skipped, with a message, where no Chromium is installed)."""
 
 import io
+import json
 import os
 import shutil
 import socket
@@ -53,12 +54,16 @@ def test_page_and_info(client):
 
 
 @pytest.mark.parametrize("fmt", ["png", "jpeg", "webp"])
-def test_good_photo_keeps_its_size(client, fmt):
-    upload = _png(colour_photo(123, 77, 1).convert("L"))
-    response = client.post(f"/api/colorize?format={fmt}&size=256", files={"file": ("old.png", upload)})
+def test_good_photo_keeps_its_size(client, colorizer, fmt):
+    gray = colour_photo(123, 77, 1).convert("L")
+    response = client.post(f"/api/colorize?format={fmt}&size=256", files={"file": ("old.png", _png(gray))})
     assert response.status_code == 200 and response.headers["content-type"] == f"image/{fmt}"
     result = Image.open(io.BytesIO(response.content))
     assert result.size == (123, 77) and result.format == fmt.upper()
+    # The colour is the one the Python API gives for the same photo (exactly, for a lossless format).
+    expected = np.asarray(colorizer.colorize(gray, size=256), np.int16)
+    difference = np.abs(np.asarray(result.convert("RGB"), np.int16) - expected)
+    assert difference.max() <= (0 if fmt == "png" else 40) and difference.mean() < (0.01 if fmt == "png" else 3)
 
 
 def test_alpha_is_kept_in_png(client):
@@ -272,3 +277,55 @@ def test_a_brush_stroke_on_the_page_colours_its_region_and_stops_at_the_edge(liv
     assert np.median(moved_b[10:40, 150:190]) < -15  # around it, in the same region, away from the stroke: blue
     far_side = np.linalg.norm(after[:, edge + 6 :, 1:] - before[:, edge + 6 :, 1:], axis=-1)
     assert np.mean(far_side > 5) < 0.02, np.mean(far_side > 5)  # beyond the edge: unchanged
+
+
+def test_points_drag_swatches_delete_and_hints_files_on_the_page(live_server, browser, tmp_path):
+    """The rest of the page's hint editing, as a person does it: drag a point, take a swatch, download the hints,
+    delete the point with the keyboard, and load the hints file back."""
+    page = browser.new_page()
+    page.goto(live_server)
+    page.set_input_files("#files", str(EXAMPLES / "windmill.jpg"))
+    page.wait_for_function("document.querySelector('.result .status').textContent === 'done'", timeout=60_000)
+    width, height = page.eval_on_selector(".result img.after", "i => [i.naturalWidth, i.naturalHeight]")
+    box = page.eval_on_selector(
+        ".result img.after", "i => { const b = i.getBoundingClientRect(); return [b.x, b.y, b.width]; }"
+    )
+    scale = box[2] / width
+
+    def at(x: float, y: float) -> tuple[float, float]:
+        return box[0] + x * scale, box[1] + y * scale
+
+    def settled(status: str) -> None:
+        page.wait_for_function(
+            "document.querySelector('.result').dataset.busy === '0'"
+            f" && document.querySelector('.result .status').textContent === {status!r}",
+            timeout=60_000,
+        )
+
+    page.mouse.click(*at(60, 40))
+    settled("done · 1 colour hint")
+    page.mouse.move(*at(60, 40))  # drag the point somewhere else
+    page.mouse.down()
+    page.mouse.move(*at(200, 120), steps=6)
+    page.mouse.up()
+    settled("done · 1 colour hint")
+    assert page.get_attribute(".result .dot", "title").endswith("at 200, 120")
+    swatch = page.query_selector(".result .suggestions .swatch")
+    assert swatch is not None  # the model's own colours near the point are offered
+    colour = swatch.get_attribute("title")
+    swatch.click()
+    settled("done · 1 colour hint")
+    assert page.get_attribute(".result .dot", "title").startswith(colour)
+    with page.expect_download() as download:
+        page.click(".result .save-hints")
+    saved = tmp_path / "windmill.hints.json"
+    download.value.save_as(saved)
+    assert download.value.suggested_filename == "windmill.hints.json"
+    assert json.loads(saved.read_text()) == [{"x": 200, "y": 120, "color": colour}]
+    page.focus(".result")
+    page.keyboard.press("Delete")
+    settled("done")
+    assert page.query_selector(".result .dot") is None
+    page.set_input_files(".result .load-hints", str(saved))
+    settled("done · 1 colour hint")
+    assert page.get_attribute(".result .dot", "title") == f"{colour} at 200, 120"

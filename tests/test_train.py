@@ -122,6 +122,10 @@ def test_sigkill_mid_epoch_resumes_from_last_checkpoint(prepared, tmp_path):
     )
     epochs = [json.loads(line)["epoch"] for line in (run / "log.jsonl").read_text().splitlines()]
     assert epochs == list(range(1, done + 2))
+    # Not just the epochs: the weights are those of a run that was never killed.
+    train(_config(prepared, tmp_path / "whole", size=64, batch_size=1, epochs=done + 1))
+    whole, resumed = _weights(tmp_path / "whole"), _weights(run)
+    assert all(torch.equal(whole[k], resumed[k]) for k in whole)
 
 
 def test_ctrl_c_saves_mid_epoch_and_resume_matches_uninterrupted(prepared, tmp_path):
@@ -165,7 +169,12 @@ def test_two_process_gloo_run_keeps_ranks_in_step(prepared, tmp_path):
     for row in log:
         first, second = row["rank_weight_sums"]
         assert first == second, "DDP ranks diverged"
-    assert set(load_checkpoint(run / "last.pt")["model"]) == set(_weights_of_single_run(prepared, tmp_path))
+    saved = load_checkpoint(run / "last.pt")["model"]
+    assert set(saved) == set(_weights_of_single_run(prepared, tmp_path))  # loads wherever a single run's does
+    # The checkpoint holds the weights both ranks ended with (their fingerprint: the sum of |parameters|).
+    buffers = ("running_mean", "running_var", "num_batches_tracked")
+    total = sum(float(v.double().abs().sum()) for k, v in saved.items() if not k.endswith(buffers))
+    assert total == pytest.approx(log[-1]["rank_weight_sums"][0], rel=1e-9)
 
 
 def _weights_of_single_run(prepared: Path, tmp_path: Path) -> dict:

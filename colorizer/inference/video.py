@@ -13,8 +13,9 @@ copied to the output and the network sees the frame upright. The output is writt
 there only when complete: a crash, a damaged frame or Ctrl-C leaves nothing under the final name.
 
 Said, not dropped: a second video stream (only the first is colourised), frames that change size mid-stream (scaled
-to the first frame's size), and an MP4/MOV that ends before the frames its index lists (a truncated download): that
-is an error unless `keep_partial`, which keeps what could be read and says so.
+to the first frame's size), a hole of over a second in the frames' times (frames lost to damage), and an MP4/MOV
+that ends before the frames its index lists (a truncated download): that is an error unless `keep_partial`, which
+keeps what could be read and says so.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".m
 EXACT_INDEX = {"mov", "mp4", "m4a", "3gp", "3g2", "mj2"}  # containers whose frame count is an index, not a guess
 MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "opus", "alac", "flac"}  # audio codecs the MP4 muxer takes as they are
 STANDARD_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
+MISSING_SECONDS = 1.0  # a gap between frames longer than this (and than 10 frame intervals) is said
 CRF = 18  # x264 constant quality: visually lossless for most footage
 
 
@@ -128,8 +130,7 @@ def _open_output(av, path: Path, stream, audio: list, first_frame, source: Path)
             audio_out[track.index] = (output.add_stream_from_template(track), None)
         else:
             print(
-                f"  {source}: audio stream {track.index} ({codec}) cannot go into MP4 as it is; "
-                "re-encoding it as AAC",
+                f"  {source}: audio stream {track.index} ({codec}) cannot go into MP4 as it is; re-encoding it as AAC",
                 file=sys.stderr,
             )
             encoded = output.add_stream("aac", rate=track.rate)
@@ -202,7 +203,7 @@ def _colorize_video(av, colorizer, source, destination, size, smoothing, progres
         frames = contextlib.closing(_read(av, container, stream, audio, source))
         with bar, atomic_path(destination) as tmp, frames as frames:
             output, video, audio_out, held_audio = None, None, {}, []
-            written, last_pts, resized = 0, None, False
+            written, last_pts, resized, gaps = 0, None, False, 0
             for kind, item in frames:
                 if kind == "end":
                     if declared and item < declared and exact_count:  # the index lists frames the file lacks
@@ -242,6 +243,16 @@ def _colorize_video(av, colorizer, source, destination, size, smoothing, progres
                     resized = True
                     coloured = np.asarray(Image.fromarray(coloured).resize((video.width, video.height), Image.BILINEAR))
                 frame = av.VideoFrame.from_ndarray(coloured, format="rgb24")
+                if last_pts is not None and item.pts is not None:  # a hole in time: frames lost to damage?
+                    gap = float((item.pts - last_pts) * stream.time_base)
+                    if gap > max(MISSING_SECONDS, 10 / float(_frame_rate(stream))) and gaps < 5:
+                        gaps += 1
+                        start = float(last_pts * stream.time_base)
+                        tqdm.write(
+                            f"  {source}: no frames between {start:.2f} s and {start + gap:.2f} s (damaged there?); "
+                            "the output holds the frames that could be read",
+                            file=sys.stderr,
+                        )
                 last_pts = _next_pts(item, written, stream, last_pts)
                 frame.pts, frame.time_base = last_pts, stream.time_base
                 for packet in video.encode(frame.reformat(format=video.pix_fmt)):
