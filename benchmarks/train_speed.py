@@ -18,7 +18,13 @@ from benchmarks.common import machine, table
 from colorizer.training.config import TrainConfig
 from colorizer.training.data import ColorizationDataset
 from colorizer.training.heads import RegressionHead
-from colorizer.training.train import Context, build_training_model, choose_precision, compute_loss
+from colorizer.training.train import (
+    Context,
+    build_training_model,
+    choose_precision,
+    compute_loss,
+    set_encoder_frozen,
+)
 
 
 def _sync(device: torch.device) -> None:
@@ -27,7 +33,18 @@ def _sync(device: torch.device) -> None:
 
 
 def images_per_second(
-    data, size, batch, device, precision, channels_last, steps, repeats, workers, encoder="resnet18"
+    data,
+    size,
+    batch,
+    device,
+    precision,
+    channels_last,
+    steps,
+    repeats,
+    workers,
+    encoder="resnet18",
+    hints=False,
+    frozen_encoder=False,
 ) -> dict:
     """{"memory": img/s, "real": img/s}, medians over `repeats` rounds; each round times both, one after the other,
     so that drift in the machine's speed hits both alike."""
@@ -41,11 +58,14 @@ def images_per_second(
         channels_last=channels_last,
         workers=workers,
         encoder=encoder,
+        hints=hints,
         progress=False,
     )
     ctx = Context(0, 1, device, choose_precision(precision, device))
     model = build_training_model(cfg, ctx)
-    optimizer = torch.optim.Adam(model.parameters(), 1e-4)
+    model.train()
+    set_encoder_frozen(model, frozen_encoder)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], 1e-4)
     dataset = ColorizationDataset(data, "train", size, output="rgb", progress=False)
     loader = DataLoader(
         dataset,
@@ -59,7 +79,8 @@ def images_per_second(
     fixed = next(batches).to(device)
 
     def step(rgb):
-        loss = compute_loss(model, rgb, ctx, channels_last, RegressionHead(), None)
+        generator = torch.Generator().manual_seed(0) if hints else None
+        loss = compute_loss(model, rgb, ctx, channels_last, RegressionHead(), generator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

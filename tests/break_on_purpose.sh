@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Break the code on purpose, one promise at a time, and check that the test guarding it fails (README, "Tests").
+# Works on a scratch copy of the tree (your checkout is never edited); each line prints "caught" or "MISSED".
+#
+#   bash tests/break_on_purpose.sh          # needs .venv from `make install`
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PY=$ROOT/.venv/bin/python
+SCRATCH=$(mktemp -d)
+trap 'rm -rf "$SCRATCH"' EXIT
+(cd "$ROOT" && git ls-files -co --exclude-standard | tar -cf - -T - | tar -xf - -C "$SCRATCH")
+
+check() {  # check NAME FILE OLD NEW PYTEST-SELECTION...
+  local name=$1 file=$2 old=$3 new=$4
+  shift 4
+  cp "$SCRATCH/$file" "$SCRATCH/$file.orig"
+  OLD="$old" NEW="$new" "$PY" - "$SCRATCH/$file" <<'PYTHON' || { echo "$name: the code changed, update this script"; return; }
+import os, sys
+path = sys.argv[1]
+text = open(path).read()
+assert os.environ["OLD"] in text
+open(path, "w").write(text.replace(os.environ["OLD"], os.environ["NEW"], 1))
+PYTHON
+  if (cd "$SCRATCH" && PYTHONPATH="$SCRATCH" "$PY" -m pytest -q -x --timeout 200 -p no:cacheprovider "$@" >/dev/null 2>&1); then
+    echo "MISSED  $name"
+  else
+    echo "caught  $name"
+  fi
+  mv "$SCRATCH/$file.orig" "$SCRATCH/$file"
+}
+
+check "EXIF orientations 6 and 8 swapped" colorizer/images.py \
+  "        upright = ImageOps.exif_transpose(image)" \
+  "        exif = image.getexif(); o = exif.get(0x0112)
+        if o in (6, 8): exif[0x0112] = 14 - o
+        upright = ImageOps.exif_transpose(image)" tests/test_promises.py -k exif
+check "steady colour ignores the flow" colorizer/inference/temporal.py \
+  "map_x, map_y = self._grid[0] + flow[..., 0], self._grid[1] + flow[..., 1]" \
+  "map_x, map_y = self._grid[0] + 0 * flow[..., 0], self._grid[1] + 0 * flow[..., 1]" tests/test_promises.py -k moving
+check "steady colour always trusts the history" colorizer/inference/temporal.py \
+  "            history = self.smoothing * match  # (h, w)" \
+  "            history = self.smoothing * inside  # (h, w)" tests/test_promises.py -k new_content
+check "rotated frames not turned upright" colorizer/inference/video.py \
+  "    network_input = colorizer.network_input(np.rot90(rgb, rotation // 90) if rotation else rgb, size)" \
+  "    rotation = 0
+    network_input = colorizer.network_input(rgb, size)" tests/test_promises.py -k rotated
+check "audio MP4 cannot hold is dropped" colorizer/inference/video.py \
+  "        audio = list(container.streams.audio)" \
+  "        audio = [a for a in container.streams.audio if a.codec_context.codec.canonical_name in MP4_AUDIO]" \
+  tests/test_promises.py -k sound
+check "training hints take the image's mean" colorizer/training/hints.py \
+  "ab_norm[b, :, region[0], region[1]].mean(dim=(1, 2))" "ab_norm[b].mean(dim=(1, 2))" \
+  tests/test_promises.py -k patch_colour
+check "training hints not seeded per step" colorizer/training/hints.py \
+  "    return torch.Generator().manual_seed(hash((seed, epoch, step, rank)) & 0x7FFFFFFFFFFFFFFF)" \
+  "    return _RUN_GENERATOR
+
+
+_RUN_GENERATOR = torch.Generator().manual_seed(0)" tests/test_promises.py -k resumed_hints
+check "serve ignores its limits" colorizer/cli.py \
+  "ServeLimits(args.max_upload_mb, args.max_megapixels, args.max_queue)" "ServeLimits()" \
+  tests/test_promises.py -k serve_applies
+check "hints not spread" colorizer/inference/spread.py "PULL = 1e-5" "PULL = 1.0" tests/test_hints.py -k fills
+check "flow on unpadded flat frames" colorizer/inference/temporal.py "MIN_FLOW_SIDE = 64" "MIN_FLOW_SIDE = 0" \
+  tests/test_video.py -k wide
+check "uploads read before their size is checked" colorizer/inference/serve.py \
+  "        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):" "        if False:" \
+  tests/test_hardening.py -k oversized
+check "Pillow's 89.5-MP warning as an error" colorizer/images.py \
+  "        image = Image.open(path)
+    except Exception as err:" \
+  "        import warnings
+        Image.MAX_IMAGE_PIXELS = 89_478_485
+        with warnings.catch_warnings():
+            warnings.simplefilter('error', Image.DecompressionBombWarning)
+            image = Image.open(path)
+    except Exception as err:" tests/test_hardening.py -k pixel_limit
+check "a held-out source leaks into training" colorizer/prepare.py \
+  '        if record["source_name"] in heldout:' "        if False:" tests/test_prepare.py -k held_out
+check "network input resized with BICUBIC" colorizer/inference/photos.py \
+  "small = np.asarray(Image.fromarray(pixels).resize((w, h), Image.BILINEAR, reducing_gap=2.0))" \
+  "small = np.asarray(Image.fromarray(pixels).resize((w, h), Image.BICUBIC, reducing_gap=2.0))" \
+  tests/test_onnx.py -k agree
