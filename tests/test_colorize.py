@@ -132,6 +132,10 @@ def test_python_api_accepts_pil_numpy_and_paths(colorizer):
     from_pil = colorizer.colorize(Image.open(EXAMPLES / "windmill.jpg"))
     assert from_path.size == from_array.size == from_pil.size == (320, 240)
     assert np.array_equal(np.asarray(from_path), np.asarray(from_pil))
+    assert np.array_equal(np.asarray(from_array), np.asarray(from_pil))  # the same colour, not just the same size
+    pixels = colorizer.colorize_array(np.asarray(Image.open(EXAMPLES / "windmill.jpg").convert("L")))
+    assert pixels.shape == (240, 320, 3) and np.abs(pixels.astype(int) - np.asarray(from_pil)).max() <= 1
+    assert np.linalg.norm(_lab(from_pil)[1:], axis=0).mean() > 5  # and it is colour
 
 
 def test_bundled_model_metadata_and_real_colour(colorizer):
