@@ -142,8 +142,7 @@ def example_hints(truth: np.ndarray, rng: np.random.Generator) -> list[dict]:
     x1 = min(width - 1, x0 + width // 5)
     ys = np.clip(y0 + (np.arange(x0, x1 + 1) - x0) // 6, 0, height - 1)
     colour = lambda rgb: "#" + "".join(f"{int(v):02x}" for v in rgb)  # noqa: E731
-    along = truth[ys, np.arange(x0, x1 + 1)].reshape(-1, 3)
-    along = rgb_mean_by_lab(along)
+    along = rgb_mean_by_lab(truth[ys, np.arange(x0, x1 + 1)].reshape(-1, 3))
     return [
         {
             "x": x,
@@ -272,7 +271,7 @@ def main() -> None:
 
     colorizer = Colorizer.load(args.model)
     photos, _ = evaluation_images(args.data, SIZE, splits=(args.split,))
-    photos = photos[:: args.every]
+    photos = [(name, image) for name, _, image in photos[:: args.every]]
     modes = MODES if colorizer.takes_hints else ("spread",)
     started = time.perf_counter()
     result = sweep(photos, colorizer, modes)

@@ -23,7 +23,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=6)
     parser.add_argument("--labels", nargs=2, default=["before", "after"])
     args = parser.parse_args()
-    photos, _ = evaluation_images(args.data, 384, splits=("heldout",), with_sources=True)
+    photos, _ = evaluation_images(args.data, 384, splits=("heldout",))
     chosen = photos[:: max(1, len(photos) // args.count)][: args.count]
     old, new = Colorizer.load(args.old), Colorizer.load(args.new)
     rows = [[gray_preview(rgb), old.colorize_array(rgb), new.colorize_array(rgb), rgb] for _, _, rgb in chosen]

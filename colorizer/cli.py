@@ -40,7 +40,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     if args.quality is not None and not 1 <= args.quality <= 100:
         return _error("--quality must be between 1 and 100")
     settings = PrepareSettings(size=args.size, quality=args.quality, max_pixels=args.max_pixels)
-    val_sources = None if args.val_sources is None else [n for n in args.val_sources.split(",") if n.strip()]
+    val_sources = None if args.val_sources is None else [n.strip() for n in args.val_sources.split(",") if n.strip()]
     try:
         summary = run_prepare(
             args.src, args.out, settings, args.val_fraction, args.seed, args.workers, val_sources=val_sources
@@ -97,8 +97,6 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         return _error(str(err))
     if not 0 <= args.smoothing < 1:
         return _error("--smoothing must be at least 0 and below 1")
-    if not 0 <= args.saturation <= 4:
-        return _error("--saturation must be from 0 (gray) to 4")
     try:
         summary = colorize_paths(
             colorizer,

@@ -80,7 +80,7 @@ def prepare_one(task: tuple[str, str, str, str, PrepareSettings]) -> dict:
 
     Returns a manifest record ({"status": "ok", ...}) or {"status": "gray" | "error", "reason": ...}.
     """
-    source, relative, sha, out_path, settings = task[:5]
+    source, relative, sha, out_path, settings = task
     try:
         image = open_image(Path(source), settings.max_pixels, longest_side=settings.size)
         original_size = _original_size(Path(source))

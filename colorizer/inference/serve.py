@@ -45,8 +45,7 @@ class InferenceQueue:
     """The model runs one request at a time; up to `max_queue` more may wait; beyond that, 503 at once."""
 
     def __init__(self, max_queue: int):
-        self.capacity = max_queue + 1  # the one running + the ones waiting
-        self.slots = threading.BoundedSemaphore(self.capacity)
+        self.slots = threading.BoundedSemaphore(max_queue + 1)  # the one running + the ones waiting
         self.model_lock = threading.Lock()
         self._count_lock = threading.Lock()
         self._occupied = 0

@@ -63,10 +63,8 @@ class System:
         out[:, :-1] -= flow
         return out
 
-    def solve(self, start: np.ndarray, tolerance: float | None = None, iterations: int | None = None) -> np.ndarray:
+    def solve(self, start: np.ndarray, tolerance: float = TOLERANCE, iterations: int = ITERATIONS) -> np.ndarray:
         """Jacobi-preconditioned conjugate gradients from `start`; both channels at once (same matrix)."""
-        tolerance = TOLERANCE if tolerance is None else tolerance
-        iterations = ITERATIONS if iterations is None else iterations
         x = start.astype(np.float32, copy=True)
         r = self.rhs - self.apply(x)
         target = tolerance * max(float(np.linalg.norm(self.rhs)), 1e-12)

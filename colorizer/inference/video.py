@@ -200,8 +200,8 @@ def _colorize_video(av, colorizer, source, destination, size, smoothing, progres
         started = time.perf_counter()
         destination.parent.mkdir(parents=True, exist_ok=True)
         bar = tqdm(total=declared or None, desc=source.name, unit="frame", disable=not progress, file=sys.stderr)
-        frames = contextlib.closing(_read(av, container, stream, audio, source))
-        with bar, atomic_path(destination) as tmp, frames as frames:
+        reading = contextlib.closing(_read(av, container, stream, audio, source))  # the reader stops before we leave
+        with bar, atomic_path(destination) as tmp, reading as frames:
             output, video, audio_out, held_audio = None, None, {}, []
             written, last_pts, resized, gaps = 0, None, False, 0
             for kind, item in frames:

@@ -60,6 +60,11 @@ def load_content(task: tuple[str, list[int], int]) -> np.ndarray:
     return np.asarray(resize_shorter_side(content, size))
 
 
+def cached_size(size: int, scale_jitter: float = 0.0) -> int:
+    """The shorter side photos are cached at for training crops of `size` with `scale_jitter`."""
+    return round(size * (1 + scale_jitter))
+
+
 class ImageCache:
     """Resized uint8 photos in one flat memory-mapped file, with an index of their shapes and offsets."""
 
@@ -142,7 +147,7 @@ class ColorizationDataset(Dataset):
         self.root, self.split, self.size, self.output, self.seed = Path(root), split, size, output, seed
         self.train = split == "train" if train is None else train
         self.scale_jitter = scale_jitter if self.train else 0.0
-        self.stored_size = round(size * (1 + self.scale_jitter))  # shorter side of the cached photos
+        self.stored_size = cached_size(size, self.scale_jitter)  # shorter side of the cached photos
         self.records = split_records(self.root, split)
         self.cache = open_cache(self.root, split, self.stored_size, workers, progress) if cache else None
         self.epoch = 0
@@ -186,17 +191,14 @@ class ColorizationDataset(Dataset):
 
     def __getitem__(self, index: int):
         image = self.content(index)
-        size = self.size
         if self.scale_jitter > 0:
-            rgb = torch.from_numpy(self.jittered_crop(index, image).copy()).permute(2, 0, 1)
-            if self.output == "rgb":
-                return rgb
-            l_norm, ab_norm = uint8_to_network(rgb[None])
-            return l_norm[0], ab_norm[0]
-        top, left, flip = self.crop_of(index, *image.shape[:2])
-        crop = image[top : top + size, left : left + size]
-        if flip:
-            crop = crop[:, ::-1]
+            crop = self.jittered_crop(index, image)
+        else:
+            size = self.size
+            top, left, flip = self.crop_of(index, *image.shape[:2])
+            crop = image[top : top + size, left : left + size]
+            if flip:
+                crop = crop[:, ::-1]
         rgb = torch.from_numpy(crop.copy()).permute(2, 0, 1)  # (3, S, S) uint8
         if self.output == "rgb":
             return rgb

@@ -41,10 +41,10 @@ def _source_label(record: dict) -> str:
 
 
 def evaluation_images(
-    data: Path, size: int, splits: tuple[str, ...] = EVALUATED_SPLITS, with_sources: bool = False
-) -> tuple[list, list[str]]:
-    """[(name, (H, W, 3) uint8 at `size` on the longer side)] (with `with_sources`: [(name, source, image)]) and
-    the names left out (unreadable or gray). A prepared folder gives the photos of `splits`."""
+    data: Path, size: int, splits: tuple[str, ...] = EVALUATED_SPLITS
+) -> tuple[list[tuple[str, str, np.ndarray]], list[str]]:
+    """[(name, source, (H, W, 3) uint8 at `size` on the longer side)] and the names left out (unreadable or gray).
+    A prepared folder gives the photos of `splits`; a plain folder's sources are its sub-folders."""
     data, images, left_out = Path(data), [], []
     if (data / "manifest.json").exists():
         manifest = load_manifest(data)
@@ -53,14 +53,11 @@ def evaluation_images(
             raise DataError(f"{data} has no photos in its {' or '.join(splits)} split")
         for record in records:
             content = open_image(data / record["file"]).convert("RGB").crop(tuple(record["box"]))
-            image = np.asarray(resize_longer_side(content, size))
-            images.append(
-                (record["source"], _source_label(record), image) if with_sources else (record["source"], image)
-            )
+            images.append((record["source"], _source_label(record), np.asarray(resize_longer_side(content, size))))
         return images, left_out
     for path in find_images(data):
-        name = str(path.relative_to(data))
-        source = path.relative_to(data).parts[0] if len(path.relative_to(data).parts) > 1 else "all"
+        relative = path.relative_to(data)
+        name, source = str(relative), relative.parts[0] if len(relative.parts) > 1 else "all"
         try:
             photo = read_photo(path, longest_side=size)
         except ImageReadError as err:
@@ -69,8 +66,7 @@ def evaluation_images(
         if photo.grayscale_mode or looks_grayscale(photo.rgb):
             left_out.append(f"{name}: grayscale, no colour to compare with")
             continue
-        image = np.asarray(resize_longer_side(Image.fromarray(photo.rgb), size))
-        images.append((name, source, image) if with_sources else (name, image))
+        images.append((name, source, np.asarray(resize_longer_side(Image.fromarray(photo.rgb), size))))
     return images, left_out
 
 
@@ -83,7 +79,7 @@ def evaluate(
     progress: bool = True,
     splits: tuple[str, ...] = EVALUATED_SPLITS,
 ) -> dict:
-    images, left_out = evaluation_images(data, size, splits, with_sources=True)
+    images, left_out = evaluation_images(data, size, splits)
     if not images:
         raise ValueError(f"no colour photos to evaluate in {data}")
     out = Path(out)

@@ -35,7 +35,7 @@ from colorizer.figures import plot_loss, save_comparison
 from colorizer.training.checkpoint import load_checkpoint, save_checkpoint, unwrap
 from colorizer.training.color import network_to_rgb, uint8_to_network
 from colorizer.training.config import RESUME_MUST_MATCH, TrainConfig
-from colorizer.training.data import ColorizationDataset, open_cache
+from colorizer.training.data import ColorizationDataset, cached_size, open_cache
 from colorizer.training.device_data import DeviceBatches, DeviceCrops, fits
 from colorizer.training.heads import ClassificationHead, RegressionHead, ab_bins, head_from_state, prior_from_images
 from colorizer.training.hints import hint_generator, simulate_hints
@@ -295,7 +295,7 @@ def default_workers(ctx: Context) -> int:
 
 def make_loaders(cfg: TrainConfig, ctx: Context):
     if ctx.is_main:  # build the caches once, before the other ranks open them
-        open_cache(Path(cfg.data), "train", round(cfg.size * (1 + cfg.scale_jitter)), progress=cfg.progress)
+        open_cache(Path(cfg.data), "train", cached_size(cfg.size, cfg.scale_jitter), progress=cfg.progress)
         open_cache(Path(cfg.data), "val", cfg.size, progress=cfg.progress)
     if ctx.world_size > 1:
         dist.barrier()
