@@ -15,10 +15,11 @@ imports the training package); without it the error says how to export the check
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from colorizer.inference.exporters import checkpoint_exporters
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 BUNDLED_MODEL = WEIGHTS / "colorizer.onnx"
@@ -50,23 +51,14 @@ def providers_for(device: str) -> list[str]:
     return ["CPUExecutionProvider"]
 
 
-_checkpoint_exporters: list[Callable[[Path], bytes]] = []
-
-
-def register_checkpoint_exporter(export: Callable[[Path], bytes]) -> None:
-    """How a training checkpoint becomes ONNX bytes: `colorizer.training` registers its exporter when imported, so
-    the arrow between the packages points from training to inference and never back."""
-    _checkpoint_exporters.append(export)
-
-
 def checkpoint_to_onnx(path: Path) -> bytes:
     """A training checkpoint exported to ONNX in memory, by the registered exporter (the training package's)."""
-    if not _checkpoint_exporters:
+    if not checkpoint_exporters:
         raise ModelError(
             f"{path} is a training checkpoint: export it once with `colorizer export {path} model.onnx` (training "
             "extra), or in Python `import colorizer.training` before loading it"
         )
-    return _checkpoint_exporters[-1](path)
+    return checkpoint_exporters[-1](path)
 
 
 class ModelSession:

@@ -7,10 +7,12 @@ exporter that lets `colorizer.inference` open a training checkpoint directly (it
 
 from pathlib import Path
 
-from colorizer.inference.session import ModelError, register_checkpoint_exporter
+from colorizer.inference.exporters import register_checkpoint_exporter
 
 
 def _checkpoint_to_onnx(path: Path) -> bytes:
+    from colorizer.inference.session import ModelError
+
     try:
         from colorizer.training.checkpoint import CheckpointError
         from colorizer.training.export import onnx_bytes
