@@ -111,6 +111,9 @@ def cmd_colorize(args: argparse.Namespace) -> int:
             hints_file=args.hints,
             saturation=args.saturation,
             keep_partial=args.keep_partial,
+            reference=args.reference,
+            key_frames=args.key_frame,
+            frames=args.frame,
         )
     except BatchError as err:
         return _error(str(err))
@@ -337,6 +340,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-partial",
         action="store_true",
         help="videos: a truncated or damaged file still gives the frames that could be read (else it is an error)",
+    )
+    p.add_argument(
+        "--reference",
+        type=Path,
+        default=None,
+        help="photos: a colour photo to take colours from where the content matches (the same place, person or "
+        "kind of scene); elsewhere the model's colour",
+    )
+    p.add_argument(
+        "--key-frame",
+        action="append",
+        default=[],
+        metavar="FRAME=IMAGE",
+        help="a video: FRAME (an index, or a time such as 12.5s) in colour (any size of the frame's aspect), or "
+        "FRAME=NAME.hints.json; its colour is carried through its shot, forwards and backwards. Repeatable",
+    )
+    p.add_argument(
+        "--frame",
+        action="append",
+        default=[],
+        metavar="FRAME",
+        help="videos: instead of colourising them, write frame FRAME (an index or a time such as 12.5s) of each as "
+        "DIR/NAME.frame-N.png, to colour on the page and give back with --key-frame. Repeatable",
     )
     p.set_defaults(run=cmd_colorize)
 

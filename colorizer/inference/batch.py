@@ -27,9 +27,10 @@ from colorizer.images import IMAGE_EXTENSIONS, ImageReadError, Photo, atomic_sav
 from colorizer.inference.color import gray_preview
 from colorizer.inference.formats import FORMAT_OF_SUFFIX, FORMATS, KEEPS_ALPHA, SAVE_OPTIONS, size_problem
 from colorizer.inference.hints import HintError, hints_file_for, read_hints_file
-from colorizer.inference.photos import DEFAULT_SIZE, Colorizer, with_alpha, working_shape
+from colorizer.inference.keyframes import FrameSpec, KeyFrameError, KeyFrameSpec
+from colorizer.inference.photos import DEFAULT_SIZE, Colorizer, ReferenceError, with_alpha, working_shape
 from colorizer.inference.temporal import DEFAULT_SMOOTHING
-from colorizer.inference.video import VIDEO_EXTENSIONS, VideoError, colorize_video, is_video
+from colorizer.inference.video import VIDEO_EXTENSIONS, VideoError, colorize_video, export_frames, is_video
 
 READ_AHEAD = 4  # photos decoded ahead of the network
 WRITE_BEHIND = 4  # outputs being recombined and written behind it
@@ -127,11 +128,38 @@ def colorize_paths(
     hints_file: Path | None = None,
     saturation: float = 1.0,
     keep_partial: bool = False,
+    reference=None,
+    key_frames: list | None = None,
+    frames: list | None = None,
 ) -> Summary:
     """Colourise every photo and video that `inputs` name into `out_dir`. Returns what was written, skipped and
-    failed. A photo's own NAME.hints.json beside it gives its colour hints, else `hints_file` (if any)."""
+    failed. A photo's own NAME.hints.json beside it gives its colour hints, else `hints_file` (if any).
+
+    reference: a colour photo the photos take their colours from where their content matches (checked first: a bad
+    one is a BatchError). key_frames: ["FRAME=IMAGE", ...] for the one video among the inputs. frames: ["120",
+    "12.5s", ...]: instead of colourising the videos, write those frames of each as NAME.frame-N.png (coloured by
+    the model alone), to colour on the page and bring back as key frames."""
     out_dir, summary = Path(out_dir), Summary()
     jobs = collect_jobs(inputs, out_dir, summary)
+    videos_named = [job for job in jobs if is_video(job.source)]
+    if key_frames and len(videos_named) != 1:
+        raise BatchError(f"--key-frame names frames of one video; the inputs hold {len(videos_named)} videos")
+    if key_frames and frames:
+        raise BatchError("--frame writes frames as the model colours them alone: give it without --key-frame")
+    try:
+        key_frames = KeyFrameSpec.from_mapping(key_frames or [])
+        frames = [FrameSpec.parse(frame) for frame in frames or []]
+        for spec in key_frames:
+            spec.check_readable()
+    except KeyFrameError as err:
+        raise BatchError(str(err)) from None
+    if reference is not None:
+        try:
+            reference = colorizer.reference(reference, size)
+        except ReferenceError as err:
+            raise BatchError(str(err)) from None
+    if frames:
+        return _write_frames(colorizer, videos_named, frames, out_dir, size, overwrite, progress, summary)
     for stale in remove_stale_temporaries(out_dir):
         summary.notes.append(f"removed {stale}, left by an earlier run that was killed")
     todo, claimed = [], set()
@@ -155,7 +183,7 @@ def colorize_paths(
     writes: deque[Future] = deque()
 
     def write(job: Job, photo: Photo, fmt: str, network_input: np.ndarray, ab: np.ndarray, hints: list) -> None:
-        ab = colorizer.steer(network_input, ab, hints, photo.size, saturation)  # hints spread along objects
+        ab = colorizer.steer(network_input, ab, hints, photo.size, saturation, reference)  # spread along objects
         _write_output(colorizer, job, photo, fmt, ab, out_dir, compare, overwrite, summary)
         bar.update()
 
@@ -200,16 +228,42 @@ def colorize_paths(
         while writes:
             writes.popleft().result()
     if videos and hints_file is not None:
-        summary.notes.append(f"--hints applies to photos; the {len(videos)} video(s) are coloured without hints")
+        summary.notes.append(
+            f"--hints applies to photos; the {len(videos)} video(s) are coloured without hints (give hints for a "
+            "frame with --key-frame FRAME=HINTS.json)"
+        )
+    if videos and reference is not None:
+        summary.notes.append(
+            f"--reference applies to photos; the {len(videos)} video(s) are coloured without it (colour a frame and "
+            "give it with --key-frame FRAME=IMAGE)"
+        )
     for job in videos:
         destination = _destination(out_dir, job, "mp4")
         try:
-            colorize_video(colorizer, job.source, destination, size, smoothing, overwrite, progress, keep_partial)
+            colorize_video(
+                colorizer, job.source, destination, size, smoothing, overwrite, progress, keep_partial, key_frames
+            )
         except (VideoError, ImportError, OSError) as err:
             summary.failed.append({"source": str(job.source), "reason": str(err).removeprefix(f"{job.source}: ")})
             continue
         summary.written.append(destination)
     summary.written.sort()
+    return summary
+
+
+def _write_frames(colorizer, videos, frames, out_dir, size, overwrite, progress, summary) -> Summary:
+    """`--frame`: the named frames of each video, coloured as photos, as DIR/NAME.frame-N.png."""
+    if not videos:
+        raise BatchError("--frame takes frames out of videos; the inputs hold none")
+    for job in videos:
+        folder = out_dir / job.relative.parent
+        try:
+            written, skipped = export_frames(colorizer, job.source, folder, frames, size, overwrite)
+        except (VideoError, ImportError, OSError) as err:
+            summary.failed.append({"source": str(job.source), "reason": str(err).removeprefix(f"{job.source}: ")})
+            continue
+        summary.written += written
+        summary.skipped += skipped
     return summary
 
 

@@ -17,9 +17,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from colorizer.images import Photo, read_photo, to_photo
-from colorizer.inference.color import colorize_lightness, denormalize_ab, denormalize_l, lightness, normalize_l
+from colorizer.images import ImageReadError, Photo, read_photo, to_photo
+from colorizer.inference.color import (
+    colorize_lightness,
+    denormalize_ab,
+    denormalize_l,
+    lightness,
+    normalize_ab,
+    normalize_l,
+)
 from colorizer.inference.hints import Hint, HintError, encode_hints, parse_hints
+from colorizer.inference.reference import Reference, ReferenceError, reference_hints
 from colorizer.inference.session import BUNDLED_MODEL, ModelError, ModelSession
 from colorizer.inference.spread import spread_corrections
 
@@ -36,6 +44,7 @@ __all__ = [
     "Colorizer",
     "HintError",
     "ModelError",
+    "ReferenceError",
     "as_photo",
     "with_alpha",
     "working_shape",
@@ -116,6 +125,19 @@ class Colorizer:
         given = hints if self.hints_to_network else None
         return np.concatenate([l_norm, encode_hints(given or [], width, height, (h, w))])[None]
 
+    def reference(self, image, size: int = DEFAULT_SIZE, name: str | None = None) -> Reference:
+        """A colour photo to take colours from (a path, PIL image, array or Photo), ready at the working size:
+        its lightness, its colour and the network's colour for its gray version. Raises ReferenceError naming it
+        (`name`, else its path, else "the reference")."""
+        if isinstance(image, Reference):
+            return image
+        name = name or (f"reference {image}" if isinstance(image, (str, Path)) else "the reference")
+        try:
+            photo = as_photo(image)
+        except (ImageReadError, OSError) as err:
+            raise ReferenceError(f"{name}: {err}") from None
+        return Reference.from_pixels(photo.pixels, size, self, name)
+
     def steer(
         self,
         network_input: np.ndarray,
@@ -123,14 +145,22 @@ class Colorizer:
         hints: list[Hint] | None,
         photo_size: tuple[int, int],
         saturation: float = 1.0,
+        reference: Reference | None = None,
     ) -> np.ndarray:
-        """The model's ab (2, h, w) for one photo -> ab with its hints spread along objects and `saturation` applied.
+        """The model's ab (2, h, w) for one photo -> ab with its hints (and the colours of a reference photo where
+        its content matches) spread along objects, and `saturation` applied.
 
         network_input: that photo's (C, h, w) network input (its lightness is what the hints spread along);
         photo_size: (width, height) of the photo the hints' coordinates refer to.
         """
-        if hints:
-            ab = self.follow_hint_maps(network_input, ab, encode_hints(hints, *photo_size, ab.shape[1:]))
+        if hints or reference is not None:
+            maps = encode_hints(hints or [], *photo_size, ab.shape[1:])
+            if reference is not None:
+                mask, hinted = reference_hints(denormalize_l(network_input[0]), ab, reference)
+                user = maps[2] > 0  # the user's own hints win where they are
+                maps[2] = np.where(user, maps[2], mask)
+                maps[:2] = np.where(user, maps[:2], normalize_ab(hinted))
+            ab = self.follow_hint_maps(network_input, ab, maps)
         if saturation != 1.0:
             ab = ab * np.float32(saturation)
         return ab
@@ -163,14 +193,18 @@ class Colorizer:
         temperature: float | None = None,
         hints=None,
         saturation: float | None = None,
+        reference=None,
     ) -> np.ndarray:
         """(H, W) or (H, W, 3) uint8 (only its lightness is used) -> colourised (H, W, 3) uint8, same size."""
         height, width = pixels.shape[:2]
         hints = self.hints_for(hints, width, height)
         saturation = self.prepare_saturation(saturation)
+        if reference is not None:
+            reference = self.reference(reference, size)
         network_input = self.network_input(pixels, size, hints)
         ab = self.predict_ab(network_input, temperature)[0]
-        return self.recombine(pixels, self.steer(network_input[0], ab, hints, (width, height), saturation))
+        steered = self.steer(network_input[0], ab, hints, (width, height), saturation, reference)
+        return self.recombine(pixels, steered)
 
     def colorize(
         self,
@@ -179,6 +213,7 @@ class Colorizer:
         temperature: float | None = None,
         hints: list[dict] | str | None = None,
         saturation: float | None = None,
+        reference=None,
     ) -> Image.Image:
         """Colourise a PIL image, a NumPy array or a file. Returns RGB, or RGBA when the input had alpha.
 
@@ -186,9 +221,12 @@ class Colorizer:
         in the photo's displayed pixels (see `colorizer.inference.hints`); a bad hint raises HintError naming it.
         Each hint's colour spreads along its object and stops at its edges.
         saturation: scales the colour (1 = the model's; 0 = gray; 1.3 = a third more vivid), up to 4.
+        reference: a colour photo (path, PIL image, array, or `colorizer.reference(...)` to reuse one): where its
+        content matches, the photo takes its colours (spread like hints); a bad one raises ReferenceError naming it.
         """
         photo = as_photo(image)
-        return with_alpha(self.colorize_array(photo.pixels, size, temperature, hints, saturation), photo.alpha)
+        pixels = self.colorize_array(photo.pixels, size, temperature, hints, saturation, reference)
+        return with_alpha(pixels, photo.alpha)
 
     def colorize_video(
         self,
@@ -199,15 +237,18 @@ class Colorizer:
         overwrite: bool = False,
         progress: bool = False,
         keep_partial: bool = False,
+        key_frames=None,
     ):
         """Colourise a video file into `destination` (H.264 in MP4, audio kept); needs the video extra.
 
         smoothing: weight of the motion-compensated colour history, 0 (frame by frame) to <1 (default 0.9).
         keep_partial: a truncated file gives the frames it holds (with a note) instead of an error.
+        key_frames: {0: "frame0.png", "12.5s": "frame300.hints.json"}: each key frame's colour (an image of that frame
+        in colour, or hints for it) carried through its shot, forwards and backwards (`keyframes.py`).
         Returns a VideoResult (frames, seconds, scene cuts, audio streams); raises VideoError.
         """
         from colorizer.inference.temporal import DEFAULT_SMOOTHING
         from colorizer.inference.video import colorize_video
 
         smoothing = DEFAULT_SMOOTHING if smoothing is None else smoothing
-        return colorize_video(self, source, destination, size, smoothing, overwrite, progress, keep_partial)
+        return colorize_video(self, source, destination, size, smoothing, overwrite, progress, keep_partial, key_frames)

@@ -28,7 +28,7 @@ from PIL import Image
 from colorizer.images import ImageReadError, open_image, to_photo
 from colorizer.inference.formats import SAVE_OPTIONS, size_problem
 from colorizer.inference.hints import MAX_HINTS_BYTES, HintError
-from colorizer.inference.photos import DEFAULT_SIZE, Colorizer
+from colorizer.inference.photos import DEFAULT_SIZE, Colorizer, ReferenceError
 
 PAGE = Path(__file__).parent / "static" / "index.html"
 MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
@@ -124,6 +124,21 @@ class BodyLimit:
             await self._refuse(send)
 
 
+async def read_upload(upload: UploadFile, limits: ServeLimits, name: str):
+    """An uploaded file -> Photo, within the size limit (413), or the HTTP error `decode_upload` gives, named."""
+    max_bytes = int(limits.max_upload_mb * 1_000_000)
+    data = await upload.read(max_bytes + 1)
+    await upload.close()
+    if len(data) > max_bytes:
+        raise HTTPException(413, f"{name} is larger than {limits.max_upload_mb:g} MB")
+    try:
+        return decode_upload(data, limits)
+    except HTTPException as err:
+        if name == "the upload":
+            raise
+        raise HTTPException(err.status_code, f"{name}: {err.detail}") from None
+
+
 def decode_upload(data: bytes, limits: ServeLimits):
     """Bytes -> Photo, or an HTTPException: 415 for what is not an image, 413 for too many pixels, 422 corrupt."""
     if not data:
@@ -198,18 +213,20 @@ def create_app(colorizer: Colorizer, limits: ServeLimits | None = None) -> FastA
                 'strokes [{"points": [[10, 20], [40, 25]], "color": "#2a50b0", "radius": 6}]'
             ),
         ] = None,
+        reference: Annotated[
+            UploadFile | None,
+            File(description="a colour photo to take colours from where the content matches (same limits)"),
+        ] = None,
     ) -> Response:
         """Colourise one photo. The result has the upload's pixel size; its alpha is kept by png and webp.
-        Hints are in the photo's displayed pixels and spread along their objects; a bad one is a 422 naming it."""
+        Hints are in the photo's displayed pixels and spread along their objects; a bad one is a 422 naming it.
+        With a reference photo, the photo takes its colours where their content matches."""
         max_bytes = int(limits.max_upload_mb * 1_000_000)
-        if int(request.headers.get("content-length", 0)) > max_bytes + 100_000:
+        uploads = 2 if reference is not None else 1
+        if int(request.headers.get("content-length", 0)) > uploads * max_bytes + MAX_HINTS_BYTES + 100_000:
             raise HTTPException(413, f"the upload is larger than {limits.max_upload_mb:g} MB")
-        data = await file.read(max_bytes + 1)
-        await file.close()
-        if len(data) > max_bytes:
-            raise HTTPException(413, f"the upload is larger than {limits.max_upload_mb:g} MB")
-        photo = decode_upload(data, limits)
-        del data
+        photo = await read_upload(file, limits, "the upload")
+        reference_photo = await read_upload(reference, limits, "reference") if reference is not None else None
         problem = size_problem(format, *photo.size)
         if problem:
             raise HTTPException(422, f"format={format}: {problem}")
@@ -219,13 +236,19 @@ def create_app(colorizer: Colorizer, limits: ServeLimits | None = None) -> FastA
             raise HTTPException(422, str(err)) from None
 
         def work() -> bytes:
-            return encode(colorizer.colorize(photo, size, temperature, checked, saturation), format)
+            ready = None
+            if reference_photo is not None:
+                try:
+                    ready = colorizer.reference(reference_photo, size, name="reference")
+                except ReferenceError as err:
+                    raise HTTPException(422, str(err)) from None
+            return encode(colorizer.colorize(photo, size, temperature, checked, saturation, ready), format)
 
         body = await run_in_threadpool(queue.run, work)
         return Response(body, media_type=MEDIA_TYPES[format])
 
-    # The form's hints field rides along with the photo: the body may exceed the photo's limit by that much.
-    return BodyLimit(app, int(limits.max_upload_mb * 1_000_000) + MAX_HINTS_BYTES + 100_000)
+    # The form's hints field and a reference photo ride along with the photo: the body may hold them too.
+    return BodyLimit(app, 2 * int(limits.max_upload_mb * 1_000_000) + MAX_HINTS_BYTES + 100_000)
 
 
 def api_docs_page(schema: dict) -> str:

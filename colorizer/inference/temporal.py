@@ -13,6 +13,8 @@ Everything runs at the network's working size, on (h, w) float32 arrays: L in [0
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 DEFAULT_SMOOTHING = 0.9  # weight of the motion-compensated history where it holds (0: frame by frame)
@@ -44,45 +46,47 @@ def is_scene_cut(previous: np.ndarray, current: np.ndarray) -> bool:
     return float(np.abs(current - previous).mean()) > CUT_THRESHOLD
 
 
-class TemporalSmoother:
-    """Feed it each frame's (L, predicted ab) in order; it returns the ab to show. `cuts` counts the resets."""
+@dataclass
+class Warp:
+    """How the previous frame maps onto the current one: per-pixel source coordinates, where they stay inside the
+    frame, and the previous frame's lightness moved there (compare it with the current L to see where it holds)."""
 
-    def __init__(self, smoothing: float = DEFAULT_SMOOTHING):
-        if not 0 <= smoothing < 1:
-            raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
-        self.smoothing = smoothing
+    map_x: np.ndarray
+    map_y: np.ndarray
+    inside: np.ndarray  # (h, w) float32, 1 where the source lies inside the previous frame
+    previous_l: np.ndarray  # (h, w) the previous frame's L, warped
+
+    def __call__(self, channels: np.ndarray) -> np.ndarray:
+        """(..., h, w) values of the previous frame -> the same moved onto the current frame."""
+        cv2 = _cv2()
+        flat = channels.reshape(-1, *channels.shape[-2:])
+        moved = [cv2.remap(c, self.map_x, self.map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for c in flat]
+        return np.stack(moved).reshape(channels.shape)
+
+
+class Motion:
+    """Feed it each frame's L in order (either direction in time); for each it returns the Warp from the frame fed
+    before, or None at the first frame and at a scene cut. `cuts` counts the cuts."""
+
+    def __init__(self):
         self.previous_l: np.ndarray | None = None
-        self.previous_ab: np.ndarray | None = None
         self.previous_thumbnail: np.ndarray | None = None
         self.cuts = 0
         self._flow = None
         self._grid: tuple[np.ndarray, np.ndarray] | None = None  # pixel coordinates at the working size
 
-    def reset(self) -> None:
-        self.previous_l = self.previous_ab = None
-
-    def __call__(self, lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
-        """(h, w) L and (2, h, w) predicted ab -> (2, h, w) ab, consistent with the frames before it."""
-        if self.smoothing == 0:
-            return ab
+    def __call__(self, lightness: np.ndarray) -> Warp | None:
         small = thumbnail(lightness)
-        if self.previous_l is not None and (
-            self.previous_l.shape != lightness.shape or is_scene_cut(self.previous_thumbnail, small)
-        ):
+        previous, previous_small = self.previous_l, self.previous_thumbnail
+        self.previous_l, self.previous_thumbnail = lightness, small
+        if previous is None:
+            return None
+        if previous.shape != lightness.shape or is_scene_cut(previous_small, small):
             self.cuts += 1
-            self.reset()
-        if self.previous_l is None:
-            result = ab
-        else:
-            warped_l, warped_ab, inside = self._warp_previous(lightness)
-            match = np.exp(-(((lightness - warped_l) / MATCH_SIGMA) ** 2)) * inside  # 1: the history holds here
-            history = self.smoothing * match  # (h, w)
-            result = (history * warped_ab + (1 - history) * ab).astype(np.float32)
-        self.previous_l, self.previous_ab, self.previous_thumbnail = lightness, result, small
-        return result
+            return None
+        return self._warp(previous, lightness)
 
-    def _warp_previous(self, lightness: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The previous frame's L and ab moved onto the current frame, and where that warp stays inside it."""
+    def _warp(self, previous: np.ndarray, lightness: np.ndarray) -> Warp:
         cv2 = _cv2()
         if self._flow is None:
             self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
@@ -93,15 +97,48 @@ class TemporalSmoother:
             u8 = np.clip(x * 2.55, 0, 255).astype(np.uint8)
             return cv2.copyMakeBorder(u8, 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE) if pad_y or pad_x else u8
 
-        flow = self._flow.calc(flow_input(lightness), flow_input(self.previous_l), None)  # current -> previous
+        flow = self._flow.calc(flow_input(lightness), flow_input(previous), None)  # current -> previous
         flow = np.nan_to_num(flow[:height, :width], nan=0.0, posinf=0.0, neginf=0.0)
         if self._grid is None or self._grid[0].shape != lightness.shape:
             self._grid = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
         map_x, map_y = self._grid[0] + flow[..., 0], self._grid[1] + flow[..., 1]
         inside = ((map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)).astype(np.float32)
+        warp = Warp(map_x, map_y, inside, previous)
+        warp.previous_l = warp(previous)
+        return warp
 
-        def warp(channel: np.ndarray) -> np.ndarray:
-            return cv2.remap(channel, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
-        warped_ab = np.stack([warp(self.previous_ab[0]), warp(self.previous_ab[1])])
-        return warp(self.previous_l), warped_ab, inside
+class TemporalSmoother:
+    """Feed it each frame's (L, predicted ab) in order; it returns the ab to show. `cuts` counts the resets.
+
+    `motion` can be shared: call `blend(L, ab, motion(L))` instead, when something else needs the same warp."""
+
+    def __init__(self, smoothing: float = DEFAULT_SMOOTHING):
+        if not 0 <= smoothing < 1:
+            raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
+        self.smoothing = smoothing
+        self.motion = Motion()
+        self.previous_ab: np.ndarray | None = None
+
+    @property
+    def cuts(self) -> int:
+        return self.motion.cuts
+
+    def __call__(self, lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
+        """(h, w) L and (2, h, w) predicted ab -> (2, h, w) ab, consistent with the frames before it."""
+        if self.smoothing == 0:
+            return ab
+        return self.blend(lightness, ab, self.motion(lightness))
+
+    def blend(self, lightness: np.ndarray, ab: np.ndarray, warp: Warp | None) -> np.ndarray:
+        """The prediction blended with the previous result moved along `warp` (None: a start, nothing to blend)."""
+        if self.smoothing == 0:
+            return ab
+        if warp is None or self.previous_ab is None:
+            result = ab
+        else:
+            match = np.exp(-(((lightness - warp.previous_l) / MATCH_SIGMA) ** 2)) * warp.inside  # 1: history holds
+            history = self.smoothing * match  # (h, w)
+            result = (history * warp(self.previous_ab) + (1 - history) * ab).astype(np.float32)
+        self.previous_ab = result
+        return result

@@ -34,7 +34,10 @@ from PIL import Image
 from tqdm import tqdm
 
 from colorizer.atomic import atomic_path
+from colorizer.images import atomic_save
 from colorizer.inference.color import colorize_lightness, denormalize_l, lightness
+from colorizer.inference.keyframes import FrameSpec, KeyFrameError, KeyFrames, KeyFrameScan, KeyFrameSpec
+from colorizer.inference.spread import spread_corrections
 from colorizer.inference.temporal import DEFAULT_SMOOTHING, TemporalSmoother
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".wmv", ".ogv")
@@ -161,32 +164,92 @@ def colorize_video(
     overwrite: bool = False,
     progress: bool = True,
     keep_partial: bool = False,
+    key_frames=None,
 ) -> VideoResult:
     """Colourise `source` into `destination` (H.264 in MP4). Raises VideoError naming the file and frame.
 
     keep_partial: a file that ends early (truncated) still gives the frames it holds, with a note, instead of an
-    error."""
+    error. key_frames: {frame: image or hints file}, frame an index or "12.5s" (`keyframes.py`): each key frame's
+    colour is carried through its shot."""
     av = _av()
     source, destination = Path(source), Path(destination)
     if destination.exists() and not overwrite:
         raise VideoError(f"{destination} exists (pass --overwrite to replace it)")
+    started = time.perf_counter()
     try:
-        return _colorize_video(av, colorizer, source, destination, size, smoothing, progress, keep_partial)
+        specs = KeyFrameSpec.from_mapping(key_frames or {})
+        keys = _scan_key_frames(av, colorizer, source, size, specs, progress) if specs else None
+        result = _colorize_video(av, colorizer, source, destination, size, smoothing, progress, keep_partial, keys)
+        result.seconds = time.perf_counter() - started  # both passes
+        return result
+    except KeyFrameError as err:
+        raise VideoError(str(err)) from None
     except (OSError, av.error.FFmpegError) as err:
         if isinstance(err, av.error.FFmpegError) and str(source) in str(err):
             raise VideoError(f"{source}: {err}") from None
         raise VideoError(f"could not write {destination}: {err}") from None
 
 
-def _colorize_video(av, colorizer, source, destination, size, smoothing, progress, keep_partial) -> VideoResult:
+def _open_video(av, source: Path):
+    """The container and its first video stream; VideoError when it has none or cannot be read."""
     try:
         container = av.open(str(source))
     except (av.error.FFmpegError, UnicodeDecodeError) as err:
         raise VideoError(f"{source}: not a video we can read ({err})") from None
+    if not container.streams.video:
+        container.close()
+        raise VideoError(f"{source}: has no video stream")
+    return container, container.streams.video[0]
+
+
+def _upright_input(colorizer, frame, size: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """A decoded frame -> its RGB pixels as stored, the network input of the frame turned upright, its rotation."""
+    rgb = frame.to_ndarray(format="rgb24")  # (H, W, 3) uint8; only its lightness is used
+    rotation = _rotation(frame)
+    return rgb, colorizer.network_input(np.rot90(rgb, rotation // 90) if rotation else rgb, size), rotation
+
+
+def _frame_seconds(frame, index: int, stream, first_pts: int | None) -> float:
+    """When a frame is shown, from the stream's first frame (from the frame rate where timestamps are missing)."""
+    if frame.pts is None or first_pts is None:
+        return index / float(_frame_rate(stream))
+    return float((frame.pts - first_pts) * stream.time_base)
+
+
+def _timed_frames(av, container, stream, source: Path) -> Iterator[tuple[int, float, object]]:
+    """(index, seconds from the first frame, frame) for each decoded video frame; the reader stops when we leave."""
+    with contextlib.closing(_read(av, container, stream, [], source)) as decoded:
+        first_pts = None
+        for index, (kind, item) in enumerate(decoded):
+            if kind != "video":
+                return
+            first_pts = item.pts if index == 0 else first_pts
+            yield index, _frame_seconds(item, index, stream, first_pts), item
+
+
+def _scan_key_frames(av, colorizer, source: Path, size: int, specs: list[KeyFrameSpec], progress: bool) -> KeyFrames:
+    """The first pass for key frames: decode up to the last key frame (lightness only) and carry each key frame's
+    colour backwards through its shot (`keyframes.py`)."""
+    container, stream = _open_video(av, source)
     with container:
-        if not container.streams.video:
-            raise VideoError(f"{source}: has no video stream")
-        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        scan = KeyFrameScan(specs, colorizer, str(source), 1 / float(_frame_rate(stream)))
+        bar = tqdm(desc=f"{source.name}: key frames", unit="frame", disable=not progress, file=sys.stderr)
+        with bar, contextlib.closing(_timed_frames(av, container, stream, source)) as frames:
+            for index, seconds, item in frames:
+                _, network_input, rotation = _upright_input(colorizer, item, size)
+                upright = (item.height, item.width) if rotation in (90, 270) else (item.width, item.height)
+                bar.update()
+                if scan.add(index, seconds, network_input, upright):
+                    break
+        return scan.finish()
+
+
+def _colorize_video(
+    av, colorizer, source, destination, size, smoothing, progress, keep_partial, keys: KeyFrames | None
+) -> VideoResult:
+    container, stream = _open_video(av, source)
+    with container:
         stream.thread_type = "AUTO"
         if len(container.streams.video) > 1:
             print(
@@ -232,7 +295,7 @@ def _colorize_video(av, colorizer, source, destination, size, smoothing, progres
                     for packet in held_audio:
                         _mux_audio(output, audio_out, packet)
                     held_audio.clear()
-                coloured = _colorize_frame(colorizer, item, size, smoother)
+                coloured = _colorize_frame(colorizer, item, size, smoother, keys, written)
                 if (item.width, item.height) != (video.width, video.height):
                     if not resized:
                         tqdm.write(
@@ -291,20 +354,73 @@ def _mux_audio(output, audio_out: dict, packet) -> None:
                 output.mux(out_packet)
 
 
-def _colorize_frame(colorizer, frame, size: int, smoother: TemporalSmoother) -> np.ndarray:
-    """One decoded frame -> its colourised pixels (H, W, 3) uint8, chroma consistent with the frames before.
+def _colorize_frame(
+    colorizer, frame, size: int, smoother: TemporalSmoother, keys: KeyFrames | None = None, index: int = 0
+) -> np.ndarray:
+    """One decoded frame (the `index`-th) -> its colourised pixels (H, W, 3) uint8, chroma consistent with the
+    frames before and steered by the key frames that reach it.
 
     A frame shown rotated is turned upright for the network (it learned from upright photos) and its chroma turned
     back, so the output frame is stored like the input one and carries the same display rotation.
     """
-    rgb = frame.to_ndarray(format="rgb24")  # (H, W, 3) uint8; only its lightness is used
-    rotation = _rotation(frame)
-    network_input = colorizer.network_input(np.rot90(rgb, rotation // 90) if rotation else rgb, size)
+    rgb, network_input, rotation = _upright_input(colorizer, frame, size)
     ab = colorizer.predict_ab(network_input)[0]  # (2, h, w)
-    ab = smoother(denormalize_l(network_input[0, 0]), ab)  # smoothing sees the lightness the network saw
+    small_l = denormalize_l(network_input[0, 0])  # steering and smoothing see the lightness the network saw
+    if keys is None:
+        ab = smoother(small_l, ab)
+    else:
+        warp = smoother.motion(small_l)
+        guide = keys.guide(index, small_l, warp)
+        if guide is not None:
+            carried, confidence = guide
+            ab = ab + spread_corrections(small_l, confidence, carried - ab)
+        ab = smoother.blend(small_l, ab, warp)
     if rotation:
         ab = np.ascontiguousarray(np.rot90(ab, -(rotation // 90), axes=(1, 2)))
     return colorize_lightness(lightness(rgb), ab)
+
+
+def frame_path(folder: Path, source: Path, index: int) -> Path:
+    """Where `--frame` writes frame `index` of `source`: FOLDER/NAME.frame-INDEX.png."""
+    return folder / f"{source.stem}.frame-{index}.png"
+
+
+def export_frames(
+    colorizer, source: str | Path, folder: str | Path, frames: list, size: int = 512, overwrite: bool = False
+) -> tuple[list[Path], list[str]]:
+    """Write the named frames of a video (indices or "12.5s"), each coloured by the model as a photo, upright, as
+    FOLDER/NAME.frame-N.png: a frame to colour or give hints on the page, then to bring back with --key-frame.
+    Returns (written, skipped because they exist); raises VideoError naming a frame beyond the end."""
+    av = _av()
+    source, folder = Path(source), Path(folder)
+    wanted = [spec if isinstance(spec, FrameSpec) else FrameSpec.parse(str(spec)) for spec in frames]
+    written, skipped = [], []
+    container, stream = _open_video(av, source)
+    frames = 0
+    with container, contextlib.closing(_timed_frames(av, container, stream, source)) as decoded:
+        stream.thread_type = "AUTO"
+        interval = 1 / float(_frame_rate(stream))
+        for index, seconds, item in decoded:
+            frames = index + 1
+            here = [spec for spec in wanted if spec.matches(index, seconds, interval)]
+            wanted = [spec for spec in wanted if spec not in here]
+            if here:
+                destination = frame_path(folder, source, index)
+                if destination.exists() and not overwrite:
+                    skipped.append(f"{source} frame {index}: {destination} exists (pass --overwrite to replace it)")
+                else:
+                    rgb = item.to_ndarray(format="rgb24")
+                    rotation = _rotation(item)
+                    upright = np.ascontiguousarray(np.rot90(rgb, rotation // 90)) if rotation else rgb
+                    folder.mkdir(parents=True, exist_ok=True)
+                    atomic_save(Image.fromarray(colorizer.colorize_array(upright, size)), destination, "PNG")
+                    written.append(destination)
+            if not wanted:
+                break
+    if wanted:
+        names = ", ".join(f"frame {spec}" for spec in wanted)
+        raise VideoError(f"{source}: {names}: beyond the video's end (it has {frames} frames, 0 to {frames - 1})")
+    return written, skipped
 
 
 def is_video(path: Path) -> bool:

@@ -1,0 +1,275 @@
+"""Key frames: colour one frame of a shot (or give it hints), and the whole shot follows.
+
+    colorizer colorize film.mp4 --key-frame 0=frame0.png --key-frame 12.5s=frame300.hints.json --out coloured/
+
+A key frame is a frame index (`120`) or a time (`12.5s`: the frame nearest to it), and either that frame in colour
+(any size of the frame's aspect, e.g. exported with `--frame` and coloured on the page) or a `.json` file of hints
+for it (the model's colour steered by them). Its colour is carried along the motion (the optical flow of steady
+colour, `temporal.py`) through its shot, forwards and backwards in time, with a confidence per pixel that falls
+where the carried colour stops matching what the frame shows (occlusions, new content, flow errors) and never
+rises again. Each frame's model colour is then steered by the carried colour as by hints (`spread.py`), with that
+confidence as the hints' weight: where it holds, the key frame's colour; where the carried colour was lost, the
+corrections spread in from the neighbouring pixels that kept it, along the frame's objects, and the model's own colour
+far from any. A scene cut ends a key frame's reach in both directions; between two key frames of one shot the two
+carried colours are blended, each weighed by its nearness in time.
+
+Two passes over the video: the first (`KeyFrameScan`, lightness only) finds each key frame, the shot around it and
+carries its colour backwards to the start of its shot (or the previous key frame), keeping the result for those
+frames (about a third of a megabyte a frame at the working size 512); the second, as the video is colourised, carries
+the colour forwards and steers each frame (`KeyFrames.guide`). Everything runs at the working size: L (h, w) in
+[0, 100], ab (2, h, w) in LAB units.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from colorizer.images import ImageReadError, looks_grayscale, read_photo
+from colorizer.inference.color import denormalize_l, rgb_to_lab
+from colorizer.inference.hints import HintError, parse_hints
+from colorizer.inference.temporal import Motion, Warp, is_scene_cut, thumbnail
+
+HOLD_BELOW = 4.0  # L units: where the carried frame's lightness differs by less than this, its colour holds fully
+LOST_ABOVE = 12.0  # ... and by more than this, it is lost there (linear between)
+ASPECT_TOLERANCE = 0.02  # relative difference in width/height a key frame image may have from the video's frames
+LOOKS_OTHER = 15.0  # mean |L difference| above which a key frame image is said not to look like its frame
+_SPEC = re.compile(r"^\s*(?:(\d+)|(\d+(?:\.\d*)?|\.\d+)\s*s)\s*$")
+
+
+class KeyFrameError(ValueError):
+    """A key frame that cannot be used; the message names it and says why."""
+
+
+@dataclass(frozen=True)
+class FrameSpec:
+    """A frame as the user names it: an index (`120`) or a time in seconds (`12.5s`)."""
+
+    index: int | None = None
+    seconds: float | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> FrameSpec:
+        match = _SPEC.match(str(text))
+        if not match:
+            raise KeyFrameError(f"{text!r} is not a frame: give its index (120) or a time in seconds (12.5s)")
+        if match.group(1) is not None:
+            return cls(index=int(match.group(1)))
+        return cls(seconds=float(match.group(2)))
+
+    def __str__(self) -> str:
+        return str(self.index) if self.index is not None else f"{self.seconds:g}s"
+
+    def matches(self, index: int, seconds: float, frame_interval: float) -> bool:
+        """Whether the frame at `index`, shown at `seconds`, is the one named (for a time: the first frame within
+        half a frame interval of it, i.e. the nearest one at a steady frame rate)."""
+        if self.index is not None:
+            return index == self.index
+        return seconds >= self.seconds - 0.5 * frame_interval - 1e-6
+
+
+@dataclass(frozen=True)
+class KeyFrameSpec:
+    """`FRAME=PATH` from the command line: which frame, and its colour image or hints file."""
+
+    frame: FrameSpec
+    source: Path
+
+    @classmethod
+    def parse(cls, text: str) -> KeyFrameSpec:
+        frame, sep, path = str(text).partition("=")
+        if not sep or not path.strip():
+            raise KeyFrameError(f"key frame {text!r}: give FRAME=IMAGE or FRAME=HINTS.json (e.g. 0=frame0.png)")
+        return cls(FrameSpec.parse(frame), Path(path.strip()))
+
+    @classmethod
+    def from_mapping(cls, key_frames) -> list[KeyFrameSpec]:
+        """{0: "frame0.png", "12.5s": "later.hints.json"} or ["0=frame0.png", ...] -> specs, each checked."""
+        if isinstance(key_frames, dict):
+            return [cls(FrameSpec.parse(str(frame)), Path(path)) for frame, path in key_frames.items()]
+        return [spec if isinstance(spec, KeyFrameSpec) else cls.parse(spec) for spec in key_frames]
+
+    @property
+    def is_hints(self) -> bool:
+        return self.source.suffix.lower() == ".json"
+
+    def __str__(self) -> str:
+        return f"key frame {self.frame}={self.source}"
+
+    def check_readable(self) -> None:
+        """Before any work: the file is there and, for an image, decodes."""
+        if not self.source.is_file():
+            raise KeyFrameError(f"{self}: no such file")
+        if not self.is_hints:
+            self.image()
+
+    def image(self) -> np.ndarray:
+        try:
+            photo = read_photo(self.source)
+        except ImageReadError as err:
+            raise KeyFrameError(f"{self}: {err}") from None
+        if photo.pixels.ndim != 3 or looks_grayscale(photo.pixels):
+            raise KeyFrameError(
+                f"{self}: is grayscale; a key frame gives the shot its colour (colour the frame on the page first, "
+                "or give hints for it as FRAME=NAME.hints.json)"
+            )
+        return photo.pixels
+
+
+def key_colour(
+    spec: KeyFrameSpec, colorizer, network_input: np.ndarray, frame_size: tuple[int, int], index: int
+) -> np.ndarray:
+    """The ab (2, h, w) a key frame asks for, at the working size of its frame (network_input (1, C, h, w));
+    frame_size: the frame's (width, height) upright, which hint coordinates and image aspect refer to."""
+    height, width = network_input.shape[2:]
+    if spec.is_hints:
+        try:
+            text = spec.source.read_bytes()
+            hints = parse_hints(text, *frame_size)
+        except (OSError, HintError) as err:
+            raise KeyFrameError(f"{spec}: {err}") from None
+        ab = colorizer.predict_ab(network_input)[0]
+        return colorizer.steer(network_input[0], ab, hints, frame_size)
+    pixels = spec.image()
+    image_aspect, frame_aspect = pixels.shape[1] / pixels.shape[0], frame_size[0] / frame_size[1]
+    if abs(image_aspect / frame_aspect - 1) > ASPECT_TOLERANCE:
+        raise KeyFrameError(
+            f"{spec}: is {pixels.shape[1]}x{pixels.shape[0]} (aspect {image_aspect:.3f}); the video's frames are "
+            f"{frame_size[0]}x{frame_size[1]} (aspect {frame_aspect:.3f}): a key frame must be the whole frame, at "
+            "any size of the same aspect"
+        )
+    small = np.asarray(Image.fromarray(pixels).resize((width, height), Image.BILINEAR, reducing_gap=2.0))
+    lab = rgb_to_lab(small).astype(np.float32)
+    difference = float(np.abs(lab[..., 0] - denormalize_l(network_input[0, 0])).mean())
+    if difference > LOOKS_OTHER:
+        print(
+            f"  {spec}: does not look like frame {index} (mean lightness difference {difference:.0f}); is the frame "
+            "number right?",
+            file=sys.stderr,
+        )
+    return np.ascontiguousarray(np.moveaxis(lab[..., 1:], -1, 0))
+
+
+def carry(ab: np.ndarray, confidence: np.ndarray, lightness: np.ndarray, warp: Warp) -> tuple[np.ndarray, np.ndarray]:
+    """A carried colour and its confidence moved one frame along `warp`; the confidence falls where the moved
+    lightness stops matching this frame's (occlusion, new content, a wrong flow) and where the flow left the frame."""
+    moved = warp(np.concatenate([ab, confidence[None]]))
+    difference = np.abs(lightness - warp.previous_l)
+    holds = np.clip((LOST_ABOVE - difference) / (LOST_ABOVE - HOLD_BELOW), 0, 1)
+    return moved[:2], np.clip(moved[2], 0, 1) * holds * warp.inside
+
+
+def _compact(ab: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Stored between the passes: ab as whole LAB units (int8), confidence in 255ths (uint8): 3 bytes a pixel."""
+    return np.clip(np.rint(ab), -128, 127).astype(np.int8), np.rint(confidence * 255).astype(np.uint8)
+
+
+@dataclass
+class KeyFrames:
+    """What the first pass found: each key frame's colour by index, and the backward-carried colour of the frames
+    before a key frame in its shot. `guide` then gives the second pass the colour to steer each frame to."""
+
+    colours: dict[int, np.ndarray]  # key frame index -> ab (2, h, w)
+    backward: dict[int, tuple[int, np.ndarray, np.ndarray]] = field(default_factory=dict)  # index -> key, ab, conf
+    names: dict[int, str] = field(default_factory=dict)  # key frame index -> how the user named it
+    _forward: tuple[int, np.ndarray, np.ndarray] | None = None  # the key it comes from, ab, confidence
+
+    def guide(self, index: int, lightness: np.ndarray, warp: Warp | None) -> tuple[np.ndarray, np.ndarray] | None:
+        """For frame `index` (in order; warp from the previous frame, None at a cut): the colour carried from the key
+        frames around it and its confidence (h, w), or None where no key frame reaches."""
+        if index in self.colours:
+            ab = self.colours[index]
+            self._forward = (index, ab, np.ones(ab.shape[1:], np.float32))
+            self.backward.pop(index, None)
+            return ab, self._forward[2]
+        if self._forward is not None and warp is not None:
+            key, ab, confidence = self._forward
+            self._forward = (key, *carry(ab, confidence, lightness, warp))
+        else:
+            self._forward = None
+        behind = self.backward.pop(index, None)
+        if behind is None:
+            return None if self._forward is None else self._forward[1:]
+        later, ab_later, confidence_later = behind
+        ab_later, confidence_later = ab_later.astype(np.float32), confidence_later.astype(np.float32) / 255
+        if self._forward is None:
+            return ab_later, confidence_later
+        earlier, ab_earlier, confidence_earlier = self._forward
+        weight_earlier = confidence_earlier * (later - index) / (later - earlier)  # the nearer key counts more
+        weight_later = confidence_later * (index - earlier) / (later - earlier)
+        total = weight_earlier + weight_later
+        ab = (weight_earlier * ab_earlier + weight_later * ab_later) / np.maximum(total, 1e-6)
+        return ab.astype(np.float32), total.astype(np.float32)
+
+
+class KeyFrameScan:
+    """The first pass: feed it every frame in order with `add` until it returns True (it has all it needs), then
+    `finish`. It resolves times to frames, finds the shot of each key frame (cuts as in `temporal.py`), computes
+    each key frame's colour and carries it backwards through its shot."""
+
+    def __init__(self, specs: list[KeyFrameSpec], colorizer, video: str, frame_interval: float):
+        self.pending = list(specs)
+        self.colorizer, self.video, self.frame_interval = colorizer, video, frame_interval
+        self.found = KeyFrames({})
+        self.shot: list[tuple[int, np.ndarray]] = []  # (index, L as uint8 in half units) since the last cut/key
+        self.previous_thumbnail: np.ndarray | None = None
+        self.last_key: int | None = None  # the previous key frame in the current shot
+        self.frames = 0
+        self.last_seconds = 0.0
+        for spec in specs:
+            spec.check_readable()
+
+    def add(self, index: int, seconds: float, network_input: np.ndarray, frame_size: tuple[int, int]) -> bool:
+        lightness = denormalize_l(network_input[0, 0])
+        small = thumbnail(lightness)
+        if self.previous_thumbnail is not None and (
+            self.previous_thumbnail.shape != small.shape or is_scene_cut(self.previous_thumbnail, small)
+        ):
+            self.shot, self.last_key = [], None
+        self.previous_thumbnail = small
+        self.frames, self.last_seconds = index + 1, seconds
+        here = [spec for spec in self.pending if spec.frame.matches(index, seconds, self.frame_interval)]
+        if not here:
+            self.shot.append((index, np.rint(lightness * 2.55).astype(np.uint8)))
+            return False
+        if len(here) > 1:
+            names = ", ".join(str(spec) for spec in here)
+            raise KeyFrameError(f"{self.video}: {names} all name frame {index}; give each frame one key frame")
+        spec = here[0]
+        self.pending.remove(spec)
+        colour = key_colour(spec, self.colorizer, network_input, frame_size, index)
+        self.found.colours[index] = colour
+        self.found.names[index] = str(spec)
+        self._carry_backwards(index, lightness, colour)
+        self.shot, self.last_key = [], index
+        return not self.pending
+
+    def _carry_backwards(self, key: int, lightness: np.ndarray, colour: np.ndarray) -> None:
+        """The key frame's colour through the frames before it in its shot, latest first."""
+        motion = Motion()
+        motion(lightness)
+        ab, confidence = colour, np.ones(lightness.shape, np.float32)
+        for index, stored in reversed(self.shot):
+            if self.last_key is not None and index <= self.last_key:
+                break
+            frame_l = stored.astype(np.float32) / 2.55
+            warp = motion(frame_l)
+            if warp is None:  # cannot happen within a shot, unless the lightness is unreadable: stop carrying
+                break
+            ab, confidence = carry(ab, confidence, frame_l, warp)
+            self.found.backward[index] = (key, *_compact(ab, confidence))
+
+    def finish(self) -> KeyFrames:
+        """After the last frame fed: key frames that name no frame of the video are an error, naming them."""
+        if self.pending:
+            names = ", ".join(str(spec) for spec in self.pending)
+            raise KeyFrameError(
+                f"{self.video}: {names}: beyond the video's end (it has {self.frames} frames, 0 to {self.frames - 1}, "
+                f"the last at {self.last_seconds:.2f} s)"
+            )
+        return self.found
