@@ -14,7 +14,15 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import data_speed, inference_speed, light_inference, serve_speed, video_consistency
+from benchmarks import (
+    data_speed,
+    inference_speed,
+    key_frames,
+    light_inference,
+    reference,
+    serve_speed,
+    video_consistency,
+)
 from benchmarks.common import PHOTOS, machine, table
 from benchmarks.train_speed import images_per_second
 
@@ -123,6 +131,8 @@ def main() -> None:
             inference_speed.run(work),
             serve_speed.run(),
             video_consistency.run(work / "video"),
+            key_frames.run(work / "key-frames"),
+            reference.run(),
         ]
     header = [
         "# Benchmarks",

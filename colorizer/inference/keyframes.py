@@ -37,6 +37,9 @@ from colorizer.inference.temporal import Motion, Warp, is_scene_cut, thumbnail
 
 HOLD_BELOW = 4.0  # L units: where the carried frame's lightness differs by less than this, its colour holds fully
 LOST_ABOVE = 12.0  # ... and by more than this, it is lost there (linear between)
+# Pull towards the model's colour where the carried colour was lost (spread.py's pull): on the three clips of
+# ../shared/videos, 1e-5 to 1e-1 all scored within 0.1 ΔE of each other; 1e-2 best.
+STEER_PULL = 1e-2
 ASPECT_TOLERANCE = 0.02  # relative difference in width/height a key frame image may have from the video's frames
 LOOKS_OTHER = 15.0  # mean |L difference| above which a key frame image is said not to look like its frame
 _SPEC = re.compile(r"^\s*(?:(\d+)|(\d+(?:\.\d*)?|\.\d+)\s*s)\s*$")

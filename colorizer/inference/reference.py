@@ -29,7 +29,8 @@ from PIL import Image
 from colorizer.images import looks_grayscale
 from colorizer.inference.color import denormalize_l, rgb_to_lab
 
-STEP = 4  # hints on a grid of every STEP-th pixel of the photo; the reference is sampled on the same grid
+STEP = 4  # hints on a grid of every STEP-th pixel of the photo
+SAMPLE_STEP = 6  # the reference's pixels matched against: every SAMPLE_STEP-th (4: the same scores, 1.4x the time)
 NEIGHBOURS = 8  # reference pixels averaged per match
 CHUNK = 2048  # query pixels per distance block (bounds memory: CHUNK x reference samples floats)
 
@@ -125,8 +126,8 @@ def reference_hints(
     (at the working size) are given; weights: DEFAULT_WEIGHTS unless given."""
     weights = weights or DEFAULT_WEIGHTS
     query = features(lightness, network_ab)[::step, ::step]
-    samples = features(reference.lightness, reference.network_ab)[::step, ::step]
-    sample_ab = np.moveaxis(reference.ab[:, ::step, ::step], 0, -1).reshape(-1, 2)
+    samples = features(reference.lightness, reference.network_ab)[::SAMPLE_STEP, ::SAMPLE_STEP]
+    sample_ab = np.moveaxis(reference.ab[:, ::SAMPLE_STEP, ::SAMPLE_STEP], 0, -1).reshape(-1, 2)
     grid_shape = query.shape[:2]
     query, samples = query.reshape(-1, query.shape[-1]), samples.reshape(-1, samples.shape[-1])
     scale = _feature_weights(weights) / _feature_spread(query, samples)

@@ -11,11 +11,13 @@ megapixels, never written anywhere by us, and nothing the client sends is used a
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import html
 import io
 import json
 import sys
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -29,6 +31,7 @@ from colorizer.images import ImageReadError, open_image, to_photo
 from colorizer.inference.formats import SAVE_OPTIONS, size_problem
 from colorizer.inference.hints import MAX_HINTS_BYTES, HintError
 from colorizer.inference.photos import DEFAULT_SIZE, Colorizer, ReferenceError
+from colorizer.inference.reference import Reference
 
 PAGE = Path(__file__).parent / "static" / "index.html"
 MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
@@ -124,19 +127,44 @@ class BodyLimit:
             await self._refuse(send)
 
 
-async def read_upload(upload: UploadFile, limits: ServeLimits, name: str):
-    """An uploaded file -> Photo, within the size limit (413), or the HTTP error `decode_upload` gives, named."""
+async def read_upload(upload: UploadFile, limits: ServeLimits, name: str) -> bytes:
+    """An uploaded file's bytes, within the size limit (413 naming it)."""
     max_bytes = int(limits.max_upload_mb * 1_000_000)
     data = await upload.read(max_bytes + 1)
     await upload.close()
     if len(data) > max_bytes:
         raise HTTPException(413, f"{name} is larger than {limits.max_upload_mb:g} MB")
-    try:
-        return decode_upload(data, limits)
-    except HTTPException as err:
-        if name == "the upload":
-            raise
-        raise HTTPException(err.status_code, f"{name}: {err.detail}") from None
+    return data
+
+
+class ReferenceCache:
+    """The last few reference photos, prepared (decoded, at the working size, through the network): the page sends
+    the same reference with every change of a photo's hints, and preparing it again would cost a network run."""
+
+    def __init__(self, colorizer: Colorizer, limits: ServeLimits, entries: int = 4):
+        self.colorizer, self.limits, self.entries = colorizer, limits, entries
+        self.ready: OrderedDict[tuple[str, int], Reference] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, data: bytes, size: int) -> Reference:
+        """Run in the model's queue. HTTPException 415/413/422 naming the reference when it cannot be used."""
+        key = (hashlib.sha256(data).hexdigest(), size)
+        with self.lock:
+            if key in self.ready:
+                self.ready.move_to_end(key)
+                return self.ready[key]
+        try:
+            photo = decode_upload(data, self.limits)
+            ready = self.colorizer.reference(photo, size, name="reference")
+        except HTTPException as err:
+            raise HTTPException(err.status_code, f"reference: {err.detail}") from None
+        except ReferenceError as err:
+            raise HTTPException(422, str(err)) from None
+        with self.lock:
+            self.ready[key] = ready
+            while len(self.ready) > self.entries:
+                self.ready.popitem(last=False)
+        return ready
 
 
 def decode_upload(data: bytes, limits: ServeLimits):
@@ -174,6 +202,7 @@ def create_app(colorizer: Colorizer, limits: ServeLimits | None = None) -> FastA
         redoc_url=None,
     )
     app.state.queue, app.state.limits = queue, limits
+    references = ReferenceCache(colorizer, limits)
 
     @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
     def docs() -> str:
@@ -225,8 +254,8 @@ def create_app(colorizer: Colorizer, limits: ServeLimits | None = None) -> FastA
         uploads = 2 if reference is not None else 1
         if int(request.headers.get("content-length", 0)) > uploads * max_bytes + MAX_HINTS_BYTES + 100_000:
             raise HTTPException(413, f"the upload is larger than {limits.max_upload_mb:g} MB")
-        photo = await read_upload(file, limits, "the upload")
-        reference_photo = await read_upload(reference, limits, "reference") if reference is not None else None
+        photo = decode_upload(await read_upload(file, limits, "the upload"), limits)
+        reference_data = await read_upload(reference, limits, "reference") if reference is not None else None
         problem = size_problem(format, *photo.size)
         if problem:
             raise HTTPException(422, f"format={format}: {problem}")
@@ -236,12 +265,7 @@ def create_app(colorizer: Colorizer, limits: ServeLimits | None = None) -> FastA
             raise HTTPException(422, str(err)) from None
 
         def work() -> bytes:
-            ready = None
-            if reference_photo is not None:
-                try:
-                    ready = colorizer.reference(reference_photo, size, name="reference")
-                except ReferenceError as err:
-                    raise HTTPException(422, str(err)) from None
+            ready = references.get(reference_data, size) if reference_data is not None else None
             return encode(colorizer.colorize(photo, size, temperature, checked, saturation, ready), format)
 
         body = await run_in_threadpool(queue.run, work)

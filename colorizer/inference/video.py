@@ -36,7 +36,14 @@ from tqdm import tqdm
 from colorizer.atomic import atomic_path
 from colorizer.images import atomic_save
 from colorizer.inference.color import colorize_lightness, denormalize_l, lightness
-from colorizer.inference.keyframes import FrameSpec, KeyFrameError, KeyFrames, KeyFrameScan, KeyFrameSpec
+from colorizer.inference.keyframes import (
+    STEER_PULL,
+    FrameSpec,
+    KeyFrameError,
+    KeyFrames,
+    KeyFrameScan,
+    KeyFrameSpec,
+)
 from colorizer.inference.spread import spread_corrections
 from colorizer.inference.temporal import DEFAULT_SMOOTHING, TemporalSmoother
 
@@ -373,7 +380,7 @@ def _colorize_frame(
         guide = keys.guide(index, small_l, warp)
         if guide is not None:
             carried, confidence = guide
-            ab = ab + spread_corrections(small_l, confidence, carried - ab)
+            ab = ab + spread_corrections(small_l, confidence, carried - ab, pull=STEER_PULL)
         ab = smoother.blend(small_l, ab, warp)
     if rotation:
         ab = np.ascontiguousarray(np.rot90(ab, -(rotation // 90), axes=(1, 2)))
