@@ -39,11 +39,10 @@ check "steady colour ignores the flow" colorizer/inference/temporal.py \
   "map_x, map_y = self._grid[0] + 0 * flow[..., 0], self._grid[1] + 0 * flow[..., 1]" tests/test_promises.py -k moving
 check "steady colour always trusts the history" colorizer/inference/temporal.py \
   "            history = self.smoothing * match  # (h, w)" \
-  "            history = self.smoothing * inside  # (h, w)" tests/test_promises.py -k new_content
+  "            history = self.smoothing * warp.inside  # (h, w)" tests/test_promises.py -k new_content
 check "rotated frames not turned upright" colorizer/inference/video.py \
-  "    network_input = colorizer.network_input(np.rot90(rgb, rotation // 90) if rotation else rgb, size)" \
-  "    rotation = 0
-    network_input = colorizer.network_input(rgb, size)" tests/test_promises.py -k rotated
+  "    return rgb, colorizer.network_input(np.rot90(rgb, rotation // 90) if rotation else rgb, size), rotation" \
+  "    return rgb, colorizer.network_input(rgb, size), 0" tests/test_promises.py -k rotated
 check "audio MP4 cannot hold is dropped" colorizer/inference/video.py \
   "        audio = list(container.streams.audio)" \
   "        audio = [a for a in container.streams.audio if a.codec_context.codec.canonical_name in MP4_AUDIO]" \
@@ -81,3 +80,20 @@ check "network input resized with BICUBIC" colorizer/inference/photos.py \
   "small = np.asarray(Image.fromarray(pixels).resize((w, h), Image.BILINEAR, reducing_gap=2.0))" \
   "small = np.asarray(Image.fromarray(pixels).resize((w, h), Image.BICUBIC, reducing_gap=2.0))" \
   tests/test_onnx.py -k agree
+check "key frame colour not carried forwards" colorizer/inference/keyframes.py \
+  "            self._forward = (key, *carry(ab, confidence, lightness, warp))" "            self._forward = None" \
+  tests/test_key_frames.py -k forwards
+check "key frame colour not carried backwards" colorizer/inference/keyframes.py \
+  "            self.found.backward[index] = (key, *_compact(ab, confidence))" "            pass" \
+  tests/test_key_frames.py -k backwards
+check "carried colour does not follow the motion" colorizer/inference/keyframes.py \
+  "    return moved[:2], np.clip(moved[2], 0, 1) * holds * warp.inside" "    return ab, confidence" \
+  tests/test_key_frames.py -k motion
+check "a key frame reaches across a scene cut" colorizer/inference/keyframes.py \
+  "        if self._forward is not None and warp is not None:" \
+  "        if self._forward is not None and warp is None:
+            pass
+        elif self._forward is not None:" tests/test_key_frames.py -k forwards
+check "reference colours ignored" colorizer/inference/reference.py \
+  "    mask[::step, ::step] = confidence.reshape(grid_shape)" "    mask[::step, ::step] = 0" \
+  tests/test_reference.py -k content_matches
