@@ -101,6 +101,18 @@ def test_a_key_frame_colour_is_carried_backwards_to_the_start_of_its_shot(clip, 
     assert not any(is_magenta(f) for f in out[SHOT:])
 
 
+def test_two_key_frames_of_one_shot_blend_the_nearer_weighing_more(clip, colorizer, tmp_path):
+    path, decoded = clip
+    Image.fromarray(tinted(decoded[0])).save(tmp_path / "first.png")
+    Image.fromarray(tinted(decoded[SHOT - 1], (-60.0, 50.0))).save(tmp_path / "last.png")  # green
+    keys = {0: tmp_path / "first.png", SHOT - 1: tmp_path / "last.png"}
+    colorizer.colorize_video(path, tmp_path / "out.mp4", key_frames=keys)
+    a = [mean_ab(f)[0] for f in read_frames(tmp_path / "out.mp4")[0][:SHOT]]
+    assert a[0] > 50 and a[SHOT - 1] < -40  # each key frame its own colour
+    assert all(x > y for x, y in zip(a[1:], a[2:-1], strict=False)), a  # from one to the other, monotonically
+    assert a[2] > 25 and a[SHOT - 3] < -20  # near a key frame, mostly its colour
+
+
 def test_the_carried_colour_follows_the_motion(colorizer, tmp_path):
     """Half the key frame magenta, half green: as the scene pans, the boundary moves with it."""
     width, height, step = 160, 96, 3
@@ -155,6 +167,9 @@ def test_frame_specs():
             FrameSpec.parse(bad)
     with pytest.raises(KeyFrameError, match="FRAME=IMAGE"):
         KeyFrameSpec.parse("frame0.png")
+    specs = KeyFrameSpec.from_mapping({0: "a.png", "2.5s": "b.png", 3.0: "c.hints.json"})
+    assert [s.frame for s in specs] == [FrameSpec(index=0), FrameSpec(seconds=2.5), FrameSpec(seconds=3.0)]
+    assert specs[2].is_hints and not specs[0].is_hints
 
 
 @pytest.mark.parametrize(

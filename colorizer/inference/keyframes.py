@@ -92,9 +92,13 @@ class KeyFrameSpec:
 
     @classmethod
     def from_mapping(cls, key_frames) -> list[KeyFrameSpec]:
-        """{0: "frame0.png", "12.5s": "later.hints.json"} or ["0=frame0.png", ...] -> specs, each checked."""
+        """{0: "frame0.png", "12.5s": "later.hints.json", 3.0: ...} (an int is an index, a float seconds) or
+        ["0=frame0.png", ...] -> specs, each checked."""
         if isinstance(key_frames, dict):
-            return [cls(FrameSpec.parse(str(frame)), Path(path)) for frame, path in key_frames.items()]
+            return [
+                cls(FrameSpec(seconds=frame) if isinstance(frame, float) else FrameSpec.parse(str(frame)), Path(path))
+                for frame, path in key_frames.items()
+            ]
         return [spec if isinstance(spec, KeyFrameSpec) else cls.parse(spec) for spec in key_frames]
 
     @property
@@ -179,7 +183,6 @@ class KeyFrames:
 
     colours: dict[int, np.ndarray]  # key frame index -> ab (2, h, w)
     backward: dict[int, tuple[int, np.ndarray, np.ndarray]] = field(default_factory=dict)  # index -> key, ab, conf
-    names: dict[int, str] = field(default_factory=dict)  # key frame index -> how the user named it
     _forward: tuple[int, np.ndarray, np.ndarray] | None = None  # the key it comes from, ab, confidence
 
     def guide(self, index: int, lightness: np.ndarray, warp: Warp | None) -> tuple[np.ndarray, np.ndarray] | None:
@@ -247,7 +250,6 @@ class KeyFrameScan:
         self.pending.remove(spec)
         colour = key_colour(spec, self.colorizer, network_input, frame_size, index)
         self.found.colours[index] = colour
-        self.found.names[index] = str(spec)
         self._carry_backwards(index, lightness, colour)
         self.shot, self.last_key = [], index
         return not self.pending

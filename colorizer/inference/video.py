@@ -377,11 +377,11 @@ def _colorize_frame(
         ab = smoother(small_l, ab)
     else:
         warp = smoother.motion(small_l)
+        ab = smoother.blend(small_l, ab, warp)  # the model's colour made steady, then steered to the key frames'
         guide = keys.guide(index, small_l, warp)
         if guide is not None:
             carried, confidence = guide
             ab = ab + spread_corrections(small_l, confidence, carried - ab, pull=STEER_PULL)
-        ab = smoother.blend(small_l, ab, warp)
     if rotation:
         ab = np.ascontiguousarray(np.rot90(ab, -(rotation // 90), axes=(1, 2)))
     return colorize_lightness(lightness(rgb), ab)
