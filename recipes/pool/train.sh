@@ -35,7 +35,12 @@ stage() {  # stage RUN EPOCHS CONFIG [flags...]
 
 stage "$WORK/128" 14 configs/pool-128.toml --init-from recipes/bundled-model.pt
 stage "$WORK/224" 5 configs/pool-224.toml --init-from "$WORK/128/best.pt"
+FINAL=$WORK/224/best.pt
+if [ "${MORE:-0}" = 1 ]; then  # MORE=1 recipes/pool/train.sh: ten more 224-px epochs at a lower learning rate
+  stage "$WORK/224-more" 10 configs/pool-224-more.toml --init-from "$WORK/224/best.pt"
+  FINAL=$WORK/224-more/best.pt
+fi
 
-$COLORIZER evaluate "$DATA" --model "$WORK/224/best.pt" --out "$WORK/eval"
-[ -f "$WORK/colorizer.onnx" ] || $COLORIZER export "$WORK/224/best.pt" "$WORK/colorizer.onnx" \
+$COLORIZER evaluate "$DATA" --model "$FINAL" --out "$WORK/eval"
+[ -f "$WORK/colorizer.onnx" ] || $COLORIZER export "$FINAL" "$WORK/colorizer.onnx" \
   --metrics "$WORK/eval/metrics.json"
