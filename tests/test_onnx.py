@@ -108,6 +108,16 @@ def test_export_keeps_metadata_and_matches_the_checkpoint(trained, tmp_path, los
         ).numpy()
     ours = session.predict_ab(l_norm, temperature=0.5)
     assert ours.shape == (2, 2, 40, 52) and np.abs(ours - reference).max() < 1e-2
+    # the encoder's features ride along (what a reference photo is matched by), cropped like ab
+    both, features = session.predict(l_norm, temperature=0.5, features=True)
+    assert session.has_features and np.array_equal(both, ours)
+    model = model_from_checkpoint(payload).eval()
+    stride = model.encoder.stride  # padded as the session pads
+    padded = torch.nn.functional.pad(torch.from_numpy(l_norm), (0, -52 % stride, 0, -40 % stride), mode="replicate")
+    with torch.no_grad():
+        finest = model.encoder(padded)[0 if len(model.encoder(padded)) == 1 else 2]  # stride 8
+    assert features.shape == (2, finest.shape[1], 5, 7)  # ceil(40 / 8) x ceil(52 / 8)
+    assert np.abs(features[:, : finest.shape[1]] - finest[..., :5, :7].numpy()).max() < 1e-3
 
 
 def test_a_checkpoint_loads_directly_and_colourises(trained):

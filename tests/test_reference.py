@@ -83,6 +83,23 @@ def test_the_photo_takes_the_reference_colours_where_the_content_matches(coloriz
     assert np.array_equal(np.asarray(colorizer.colorize(target, reference=ready)), steered)
 
 
+def test_a_model_without_encoder_features_still_follows_a_reference(pair, tmp_path):
+    """Models exported before the features output: matched by lightness, texture, place and colour alone."""
+    import onnx
+
+    from colorizer.inference.session import BUNDLED_MODEL
+
+    target, reference, target_l = pair
+    proto = onnx.load(str(BUNDLED_MODEL))
+    kept = [output for output in proto.graph.output if output.name == "ab"]
+    del proto.graph.output[:]
+    proto.graph.output.extend(kept)
+    onnx.save(proto, str(tmp_path / "older.onnx"))
+    older = Colorizer.load(tmp_path / "older.onnx")
+    assert not older.session.has_features
+    assert follows_reference(np.asarray(older.colorize(target, reference=reference)), target_l)
+
+
 def test_user_hints_win_over_the_reference(colorizer, pair):
     target, reference, target_l = pair
     hint = [{"points": [[10, 140], [230, 140]], "color": "#20a040", "radius": 12}]  # green on the ground

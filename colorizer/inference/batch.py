@@ -182,18 +182,22 @@ def colorize_paths(
     pending: list[tuple[Job, Photo, str, list]] = []
     writes: deque[Future] = deque()
 
-    def write(job: Job, photo: Photo, fmt: str, network_input: np.ndarray, ab: np.ndarray, hints: list) -> None:
-        ab = colorizer.steer(network_input, ab, hints, photo.size, saturation, reference)  # spread along objects
+    def write(job: Job, photo: Photo, fmt: str, network_input, ab, hints: list, features) -> None:
+        ab = colorizer.steer(network_input, ab, hints, photo.size, saturation, reference, features)  # along objects
         _write_output(colorizer, job, photo, fmt, ab, out_dir, compare, overwrite, summary)
         bar.update()
 
     def flush() -> None:
         batch = np.concatenate([colorizer.network_input(photo.pixels, size, hints) for _, photo, _, hints in pending])
-        ab = colorizer.predict_ab(batch)  # (B, 2, h, w)
+        if reference is None:
+            ab, features = colorizer.predict_ab(batch), None  # (B, 2, h, w)
+        else:
+            ab, features = colorizer.predict_with_features(batch)  # and what the reference is matched by
         for i, (job, photo, fmt, hints) in enumerate(pending):
             while len(writes) >= WRITE_BEHIND:
                 writes.popleft().result()
-            writes.append(writer.submit(write, job, photo, fmt, batch[i], ab[i], hints))
+            mine = None if features is None else features[i]
+            writes.append(writer.submit(write, job, photo, fmt, batch[i], ab[i], hints, mine))
         pending.clear()
 
     workers = max(2, min(4, os.cpu_count() or 1))

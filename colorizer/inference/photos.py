@@ -146,17 +146,19 @@ class Colorizer:
         photo_size: tuple[int, int],
         saturation: float = 1.0,
         reference: Reference | None = None,
+        features: np.ndarray | None = None,
     ) -> np.ndarray:
         """The model's ab (2, h, w) for one photo -> ab with its hints (and the colours of a reference photo where
         its content matches) spread along objects, and `saturation` applied.
 
         network_input: that photo's (C, h, w) network input (its lightness is what the hints spread along);
-        photo_size: (width, height) of the photo the hints' coordinates refer to.
+        photo_size: (width, height) of the photo the hints' coordinates refer to; features: the encoder's features
+        for it (`predict_with_features`), which a reference is then also matched by.
         """
         if hints or reference is not None:
             maps = encode_hints(hints or [], *photo_size, ab.shape[1:])
             if reference is not None:
-                mask, hinted = reference_hints(denormalize_l(network_input[0]), ab, reference)
+                mask, hinted = reference_hints(denormalize_l(network_input[0]), ab, reference, features=features)
                 user = maps[2] > 0  # the user's own hints win where they are
                 maps[2] = np.where(user, maps[2], mask)
                 maps[:2] = np.where(user, maps[:2], normalize_ab(hinted))
@@ -182,6 +184,13 @@ class Colorizer:
         """(B, 1, h, w) network input -> (B, 2, h, w) float32 ab in LAB units."""
         return self.session.predict_ab(network_input, temperature or self.temperature)
 
+    def predict_with_features(
+        self, network_input: np.ndarray, temperature: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """predict_ab and the encoder's features (B, F, h/8, w/8) for matching a reference (None if the model lacks
+        them)."""
+        return self.session.predict(network_input, temperature or self.temperature, features=True)
+
     def recombine(self, pixels: np.ndarray, ab: np.ndarray) -> np.ndarray:
         """The photo's full-resolution lightness + ab (2, h, w) upsampled to its size -> (H, W, 3) uint8."""
         return colorize_lightness(lightness(pixels), ab)
@@ -202,8 +211,13 @@ class Colorizer:
         if reference is not None:
             reference = self.reference(reference, size)
         network_input = self.network_input(pixels, size, hints)
-        ab = self.predict_ab(network_input, temperature)[0]
-        steered = self.steer(network_input[0], ab, hints, (width, height), saturation, reference)
+        features = None
+        if reference is None:
+            ab = self.predict_ab(network_input, temperature)[0]
+        else:
+            ab, features = self.predict_with_features(network_input, temperature)
+            ab, features = ab[0], None if features is None else features[0]
+        steered = self.steer(network_input[0], ab, hints, (width, height), saturation, reference, features)
         return self.recombine(pixels, steered)
 
     def colorize(

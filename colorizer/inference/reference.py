@@ -48,6 +48,7 @@ class Reference:
     ab: np.ndarray
     network_ab: np.ndarray
     name: str = "the reference"
+    features: np.ndarray | None = None  # the encoder's (F, h/8, w/8), where the model gives them
 
     @classmethod
     def from_pixels(cls, pixels: np.ndarray, size: int, colorizer, name: str = "the reference") -> Reference:
@@ -59,7 +60,8 @@ class Reference:
         small = np.asarray(Image.fromarray(pixels).resize((width, height), Image.BILINEAR, reducing_gap=2.0))
         ab = np.ascontiguousarray(np.moveaxis(rgb_to_lab(small)[..., 1:], -1, 0), dtype=np.float32)
         lightness = denormalize_l(network_input[0, 0])
-        return cls(lightness, ab, colorizer.predict_ab(network_input)[0], name)
+        network_ab, features = colorizer.predict_with_features(network_input)
+        return cls(lightness, ab, network_ab[0], name, None if features is None else features[0])
 
 
 @dataclass(frozen=True)
@@ -71,9 +73,11 @@ class Weights:
     texture: float = 1.0  # local contrast
     position: float = 1.0  # x and y in the frame
     network: float = 1.0  # the network's a*b* for the gray version
+    encoder: float = 1.0  # the encoder's features (strides 8 and 16), their ENCODER_DIMENSIONS main components
 
 
 DEFAULT_WEIGHTS = Weights()
+ENCODER_DIMENSIONS = 6  # principal components of both photos' encoder features kept for matching
 CONFIDENCE_SCALE = 1.0  # a match this many times the median distance away counts for exp(-1/2) of a close one
 
 
@@ -89,7 +93,7 @@ def _box_blur(image: np.ndarray, radius: int) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def features(lightness: np.ndarray, network_ab: np.ndarray) -> np.ndarray:
+def pixel_features(lightness: np.ndarray, network_ab: np.ndarray) -> np.ndarray:
     """(h, w) L and the network's (2, h, w) ab -> (h, w, 7) unscaled features: L, context L, texture, x, y, a, b."""
     height, width = lightness.shape
     scale = max(height, width)
@@ -99,6 +103,33 @@ def features(lightness: np.ndarray, network_ab: np.ndarray) -> np.ndarray:
     texture = np.sqrt(np.maximum(_box_blur(lightness * lightness, max(2, scale // 64)) - local_mean**2, 0))
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     return np.stack([fine, context, texture, x / scale, y / scale, network_ab[0], network_ab[1]], axis=-1)
+
+
+def encoder_components(
+    features: np.ndarray, reference_features: np.ndarray, shape: tuple[int, int], reference_shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both photos' encoder features (F, h/8, w/8) -> their main components over both (ENCODER_DIMENSIONS channels),
+    each upsampled to its photo's working size: (h, w, D) and (h', w', D)."""
+    channels = features.shape[0]
+    rows = [f.reshape(channels, -1).T for f in (features, reference_features)]
+    both = np.concatenate(rows)
+    mean = both.mean(axis=0)
+    centred = (both - mean).astype(np.float64)
+    _, vectors = np.linalg.eigh(centred.T @ centred)  # eigenvalues ascending: the main components come last
+    components = vectors[:, ::-1][:, :ENCODER_DIMENSIONS]  # (F, D)
+
+    def project(maps: np.ndarray, rows_: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        small = ((rows_ - mean) @ components).reshape(*maps.shape[1:], -1).astype(np.float32)
+        step = -(-size[0] // maps.shape[1])  # the features' stride, rounded up
+        full = [
+            np.asarray(
+                Image.fromarray(small[..., d]).resize((maps.shape[2] * step, maps.shape[1] * step), Image.BILINEAR)
+            )
+            for d in range(small.shape[-1])
+        ]
+        return np.stack(full, axis=-1)[: size[0], : size[1]]
+
+    return project(features, rows[0], shape), project(reference_features, rows[1], reference_shape)
 
 
 def _feature_weights(weights: Weights) -> np.ndarray:
@@ -121,16 +152,29 @@ def reference_hints(
     reference: Reference,
     weights: Weights | None = None,
     step: int = STEP,
+    features: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Hints from a reference: (mask (h, w) in [0, 1], hinted ab (2, h, w)) for the photo whose L and network ab
-    (at the working size) are given; weights: DEFAULT_WEIGHTS unless given."""
+    (at the working size) are given; weights: DEFAULT_WEIGHTS unless given; features: the photo's encoder
+    features (F, h/8, w/8), used when the reference has them too."""
     weights = weights or DEFAULT_WEIGHTS
-    query = features(lightness, network_ab)[::step, ::step]
-    samples = features(reference.lightness, reference.network_ab)[::SAMPLE_STEP, ::SAMPLE_STEP]
+    query = pixel_features(lightness, network_ab)
+    samples = pixel_features(reference.lightness, reference.network_ab)
+    with_encoder = features is not None and reference.features is not None and weights.encoder > 0
+    if with_encoder:
+        mine, theirs = encoder_components(features, reference.features, lightness.shape, reference.lightness.shape)
+        query, samples = np.concatenate([query, mine], -1), np.concatenate([samples, theirs], -1)
+    query, samples = query[::step, ::step], samples[::SAMPLE_STEP, ::SAMPLE_STEP]
     sample_ab = np.moveaxis(reference.ab[:, ::SAMPLE_STEP, ::SAMPLE_STEP], 0, -1).reshape(-1, 2)
     grid_shape = query.shape[:2]
     query, samples = query.reshape(-1, query.shape[-1]), samples.reshape(-1, samples.shape[-1])
-    scale = _feature_weights(weights) / _feature_spread(query, samples)
+    spread, weight = _feature_spread(query, samples), _feature_weights(weights)
+    if with_encoder:  # one scale for the components (their root mean square), each weighed `encoder`
+        spread[7:] = np.sqrt(
+            np.square(np.concatenate([query[:, 7:], samples[:, 7:]])).sum(axis=1).mean() / (query.shape[1] - 7)
+        )
+        weight = np.concatenate([weight, np.full(query.shape[1] - 7, weights.encoder, np.float32)])
+    scale = (weight / spread).astype(np.float32)
     query, samples = query * scale, samples * scale
     k = min(NEIGHBOURS, len(samples))
     squared_samples = np.einsum("ij,ij->i", samples, samples)

@@ -5,11 +5,12 @@
 
 The ONNX graph (written by `colorizer export`) takes the normalised lightness at any size that is a multiple of the
 encoder's stride and returns ab in LAB units: regression and classification heads alike (a classification graph
-decodes its bins itself and takes the annealed-mean temperature as a second input). Padding to the stride happens
-here, so the graph has no shape arithmetic. The model's description (its config, head, metrics, stride) travels as
-JSON in the ONNX file's metadata under the key "colorizer". A training checkpoint (.pt) is exported on the fly by
-the exporter that `colorizer.training` registers when it is imported (the command line does so; this package never
-imports the training package); without it the error says how to export the checkpoint once.
+decodes its bins itself and takes the annealed-mean temperature as a second input); models exported since 2026-12
+also give the encoder's features ("features", stride 8) for matching a reference photo (`predict`). Padding to the
+stride happens here, so the graph has no shape arithmetic. The model's description (its config, head, metrics,
+stride) travels as JSON in the ONNX file's metadata under the key "colorizer". A training checkpoint (.pt) is
+exported on the fly by the exporter that `colorizer.training` registers when it is imported (the command line does
+so; this package never imports the training package); without it the error says how to export the checkpoint once.
 """
 
 from __future__ import annotations
@@ -90,6 +91,8 @@ class ModelSession:
         inputs = {i.name: i for i in self.session.get_inputs()}
         self.input_channels = inputs["l"].shape[1]
         self.has_temperature = "temperature" in inputs
+        # The encoder's features for matching a reference photo (models exported before 2026-12 lack them).
+        self.has_features = "features" in {o.name for o in self.session.get_outputs()}
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str = "cpu") -> ModelSession:
@@ -114,6 +117,13 @@ class ModelSession:
 
     def predict_ab(self, network_input: np.ndarray, temperature: float | None = None) -> np.ndarray:
         """(B, C, h, w) float32 network input (C = 1: L / 50 - 1) -> (B, 2, h, w) float32 ab in LAB units."""
+        return self.predict(network_input, temperature)[0]
+
+    def predict(
+        self, network_input: np.ndarray, temperature: float | None = None, features: bool = False
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """predict_ab, and with `features` (where the model has them) the encoder's features (B, F, h/8, w/8) for the
+        same input (rounded up), else None."""
         height, width = network_input.shape[-2:]
         pad_h, pad_w = -height % self.stride, -width % self.stride
         if pad_h or pad_w:
@@ -121,5 +131,9 @@ class ModelSession:
         feeds = {"l": np.ascontiguousarray(network_input, dtype=np.float32)}
         if self.has_temperature:
             feeds["temperature"] = np.array([temperature or self.default_temperature], dtype=np.float32)
-        (ab,) = self.session.run(["ab"], feeds)
-        return ab[..., :height, :width]
+        if not (features and self.has_features):
+            (ab,) = self.session.run(["ab"], feeds)
+            return ab[..., :height, :width], None
+        ab, maps = self.session.run(["ab", "features"], feeds)
+        step = network_input.shape[-2] // maps.shape[-2]  # the features' stride
+        return ab[..., :height, :width], maps[..., : -(-height // step), : -(-width // step)]

@@ -4,8 +4,10 @@
 
 The graph is the network without its padding (the inference session pads to the stride in NumPy) followed by the
 head's decoding, so every model answers in ab LAB units: a regression head scales by 110, a classification head
-takes the annealed-mean temperature as a second input. What inference needs to know (model and training config,
-head, stride, metrics, project version) is stored as JSON in the ONNX metadata under "colorizer".
+takes the annealed-mean temperature as a second input. A second output, "features", gives the encoder's features at
+strides 8 and 16, which a reference photo is matched by (computed anyway, so free). What inference needs to know
+(model and training config, head, stride, metrics, project version) is stored as JSON in the ONNX metadata under
+"colorizer".
 """
 
 from __future__ import annotations
@@ -23,13 +25,16 @@ from colorizer.inference.session import FORMAT, METADATA_KEY, VERSION
 from colorizer.training.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint
 from colorizer.training.color import AB_SCALE
 from colorizer.training.heads import ClassificationHead, head_from_state
+from colorizer.training.model import UNetDecoder
 
 OPSET = 17
 
 
 class InferenceGraph(nn.Module):
     """(B, C, H, W) L / 50 - 1 (+ hint channels), H and W multiples of the stride [, temperature (1,)]
-    -> (B, 2, H, W) ab in LAB units."""
+    -> (B, 2, H, W) ab in LAB units, and (B, F, H/8, W/8) the encoder's features at strides 8 and 16 (the second
+    upsampled to the first; an encoder without them gives its deepest level): what a reference photo is matched by
+    (`colorizer.inference.reference`)."""
 
     def __init__(self, model: nn.Module, head):
         super().__init__()
@@ -37,13 +42,26 @@ class InferenceGraph(nn.Module):
         self.classification = isinstance(head, ClassificationHead)
         if self.classification:
             self.register_buffer("bins", head.bins.float())  # (Q, 2) ab centres
+        side = 2 * model.encoder.stride
+        with torch.no_grad():
+            sides = [f.shape[-1] for f in model.encoder(torch.zeros(1, model.input_channels, side, side))]
+        # The levels at strides 8 and 16 (those the encoder has; else its deepest), the finest one's size for all.
+        self.levels = [i for i, s in enumerate(sides) if side // s in (8, 16)] or [len(sides) - 1]
 
-    def forward(self, l_norm: torch.Tensor, temperature: torch.Tensor | None = None) -> torch.Tensor:
-        prediction = self.model.predict(l_norm)
-        if not self.classification:
-            return prediction * AB_SCALE
-        probabilities = torch.softmax(prediction / temperature, dim=1)  # annealed mean (Zhang et al. 2016)
-        return torch.einsum("bqhw,qc->bchw", probabilities, self.bins)
+    def forward(self, l_norm: torch.Tensor, temperature: torch.Tensor | None = None):
+        features = self.model.encoder(l_norm)
+        decoder = self.model.decoder
+        prediction = decoder(features, l_norm) if isinstance(decoder, UNetDecoder) else decoder(features)
+        if self.classification:
+            probabilities = torch.softmax(prediction / temperature, dim=1)  # annealed mean (Zhang et al. 2016)
+            ab = torch.einsum("bqhw,qc->bchw", probabilities, self.bins)
+        else:
+            ab = prediction * AB_SCALE
+        finest = features[self.levels[0]]
+        chosen = [finest] + [
+            nn.functional.interpolate(features[i], size=finest.shape[-2:], mode="bilinear") for i in self.levels[1:]
+        ]
+        return ab, torch.cat(chosen, dim=1)
 
 
 def metadata_of(payload: dict, stride: int, metrics: dict | None = None) -> dict:
@@ -75,7 +93,12 @@ def onnx_bytes(source: Path | dict, metrics: dict | None = None) -> bytes:
     graph = InferenceGraph(model, head).eval()
     stride = model.encoder.stride
     example = (torch.zeros(1, model.input_channels, 2 * stride, 2 * stride),)
-    names, axes = ["l"], {"l": {0: "batch", 2: "height", 3: "width"}, "ab": {0: "batch", 2: "height", 3: "width"}}
+    axes = {
+        "l": {0: "batch", 2: "height", 3: "width"},
+        "ab": {0: "batch", 2: "height", 3: "width"},
+        "features": {0: "batch", 2: "feature_height", 3: "feature_width"},
+    }
+    names = ["l"]
     if graph.classification:
         example, names = (*example, torch.tensor([0.38])), ["l", "temperature"]
     buffer = io.BytesIO()
@@ -86,7 +109,7 @@ def onnx_bytes(source: Path | dict, metrics: dict | None = None) -> bytes:
             example,
             buffer,
             input_names=names,
-            output_names=["ab"],
+            output_names=["ab", "features"],
             dynamic_axes=axes,
             opset_version=OPSET,
             dynamo=False,
