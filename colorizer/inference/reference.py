@@ -13,8 +13,10 @@ What a pixel is described by (each feature scaled to unit spread over both photo
 - its place in the frame (a reference of the same scene, a stereo pair or a later frame of a film keeps things near
   where they were; a weak weight, so a reference of another scene still matches by content),
 - the network's own colour for the gray version of each (its reading of what the content is: sky, skin, foliage),
-  which is what the encoder's features come down to at the output.
-The weights were chosen on stereo pairs, near-duplicates and film frames (`benchmarks/reference.py`, README).
+- the encoder's features at strides 8 and 16 (the ONNX model's second output, where it has one), reduced to their
+  main components over both photos: what the network recognises, before it is turned into colour.
+Each kind of feature was measured by leaving it out, on stereo pairs, near-duplicates and film frames
+(`benchmarks/reference.py`, README): lightness and texture alone did worst, the encoder's features added most.
 
 Everything here runs at the network's working size: L (h, w) in [0, 100], ab (2, h, w) in LAB units.
 """
@@ -41,8 +43,8 @@ class ReferenceError(ValueError):
 
 @dataclass
 class Reference:
-    """A colour photo ready to take colours from, at its working size: L (h, w), its a*b* (2, h, w) and the
-    network's a*b* for its gray version (2, h, w)."""
+    """A colour photo ready to take colours from, at its working size: L (h, w), its a*b* (2, h, w), the network's
+    a*b* for its gray version (2, h, w) and the encoder's features for it (F, h/8, w/8; None for older models)."""
 
     lightness: np.ndarray
     ab: np.ndarray
