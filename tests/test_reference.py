@@ -13,6 +13,7 @@ from colorizer import Colorizer
 from colorizer.cli import main
 from colorizer.inference.color import lab_to_rgb, rgb_to_lab
 from colorizer.inference.photos import ReferenceError
+from colorizer.inference.reference import Reference
 from colorizer.inference.serve import ServeLimits, create_app
 from tests.test_serve import PIXELS_OF_RESULT, browser, live_server  # noqa: F401  (fixtures)
 
@@ -160,6 +161,20 @@ def test_reference_in_the_http_api(colorizer, pair):
     response = client.post("/api/colorize", files=files)
     assert response.status_code == 200
     assert follows_reference(np.asarray(Image.open(io.BytesIO(response.content)).convert("RGB")), target_l)
+    calls = []
+    prepare = colorizer.reference
+
+    def counted(image, *args, **kwargs):
+        if not isinstance(image, Reference):  # a prepared one passes straight through
+            calls.append(1)
+        return prepare(image, *args, **kwargs)
+
+    colorizer.reference = counted
+    try:  # the page sends the same reference with every hint change: it is prepared once
+        again = client.post("/api/colorize", files=files, data={"hints": '[{"x": 5, "y": 5, "color": "#204080"}]'})
+        assert again.status_code == 200 and calls == []
+    finally:
+        del colorizer.reference
     refused = client.post(
         "/api/colorize", files={"file": ("old.png", _png(target)), "reference": ("r.png", _png(target))}
     )
