@@ -15,9 +15,9 @@ carried colours are blended, each weighed by its nearness in time.
 
 Two passes over the video: the first (`KeyFrameScan`, lightness only) finds each key frame, the shot around it and
 carries its colour backwards to the start of its shot (or the previous key frame), keeping the result for those
-frames (about a third of a megabyte a frame at the working size 512); the second, as the video is colourised, carries
-the colour forwards and steers each frame (`KeyFrames.guide`). Everything runs at the working size: L (h, w) in
-[0, 100], ab (2, h, w) in LAB units.
+frames in memory (3 bytes a pixel at the working size, and 1 for the lightness until the key frame is reached); the
+second, as the video is colourised, carries the colour forwards and steers each frame (`KeyFrames.guide`).
+Everything runs at the working size: L (h, w) in [0, 100], ab (2, h, w) in LAB units.
 """
 
 from __future__ import annotations
