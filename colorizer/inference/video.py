@@ -7,7 +7,9 @@ Frames stream through one at a time (memory stays bounded whatever the length): 
 their lightness sent through the same network as photos at the working size, the chroma made consistent over time
 (`temporal.py`), recombined with each frame's full-resolution lightness and encoded as H.264 in MP4. Every frame
 keeps its timestamp, so the output has the input's frame rate (constant or variable), frame count and duration;
-audio streams are copied packet for packet (re-encoded to AAC only where MP4 cannot hold their codec). Frame sizes
+audio streams are copied packet for packet (re-encoded to AAC only where MP4 cannot hold their codec). Key frames
+(`keyframes.py`: a frame coloured by the user, carried through its shot) add a first pass over the lightness up to
+the last key frame; `export_frames` takes frames out as photos to colour on the page. Frame sizes
 that 4:2:0 chroma cannot hold (odd widths or heights) are encoded as 4:4:4 at the exact size; a display rotation is
 copied to the output and the network sees the frame upright. The output is written beside its final name and moved
 there only when complete: a crash, a damaged frame or Ctrl-C leaves nothing under the final name.
