@@ -101,6 +101,26 @@ def test_a_model_without_encoder_features_still_follows_a_reference(pair, tmp_pa
     assert follows_reference(np.asarray(older.colorize(target, reference=reference)), target_l)
 
 
+def test_a_matcher_prepared_once_matches_only_where_asked(colorizer, pair):
+    """What key frames use for the pixels whose carried colour was lost: the reference prepared once, matched at
+    the grid points asked for (at most MAX_QUERIES of them), each with the reference's colour for its content."""
+    from colorizer.inference.color import denormalize_l
+    from colorizer.inference.reference import MAX_QUERIES, STEP, Matcher
+
+    target, reference, target_l = pair
+    matcher = Matcher(colorizer.reference(reference))
+    network_input = colorizer.network_input(target, 512)
+    ab, features = colorizer.predict_with_features(network_input)
+    lightness = denormalize_l(network_input[0, 0])
+    sky, ground = regions(lightness)
+    mask, hinted = matcher.hints(lightness, ab[0], features[0], ground)  # only the ground asked for
+    assert mask[sky].max() == 0 and (mask[ground] > 0).sum() > 0
+    assert np.median(hinted[0][mask > 0.3]) > 30  # red: the reference's ground
+    everywhere = np.ones(lightness.shape, bool)
+    mask, _ = matcher.hints(lightness, ab[0], features[0], everywhere)
+    assert 0 < (mask > 0).sum() <= MAX_QUERIES < everywhere[::STEP, ::STEP].sum()
+
+
 def test_user_hints_win_over_the_reference(colorizer, pair):
     target, reference, target_l = pair
     hint = [{"points": [[10, 140], [230, 140]], "color": "#20a040", "radius": 12}]  # green on the ground

@@ -8,10 +8,11 @@ for it (the model's colour steered by them). Its colour is carried along the mot
 colour, `temporal.py`) through its shot, forwards and backwards in time, with a confidence per pixel that falls
 where the carried colour stops matching what the frame shows (occlusions, new content, flow errors) and never
 rises again. Each frame's model colour is then steered by the carried colour as by hints (`spread.py`), with that
-confidence as the hints' weight: where it holds, the key frame's colour; where the carried colour was lost, the
-corrections spread in from the neighbouring pixels that kept it, along the frame's objects, and the model's own colour
-far from any. A scene cut ends a key frame's reach in both directions; between two key frames of one shot the two
-carried colours are blended, each weighed by its nearness in time.
+confidence as the hints' weight: where it holds, the key frame's colour; where the carried colour was lost, the key
+frame's colours matched there by content (`reference.Matcher`: lightness, texture, place and the encoder's features,
+every MATCH_EVERY frames) and the corrections spreading in from neighbouring pixels that kept their colour, along
+the frame's objects; the model's own colour far from any. A scene cut ends a key frame's reach in both directions;
+between two key frames of one shot the two carried colours are blended, each weighed by its nearness in time.
 
 Two passes over the video: the first (`KeyFrameScan`, lightness only) finds each key frame, the shot around it and
 carries its colour backwards to the start of its shot (or the previous key frame), keeping the result for those
@@ -33,6 +34,8 @@ from PIL import Image
 from colorizer.images import ImageReadError, looks_grayscale, read_photo
 from colorizer.inference.color import denormalize_l, rgb_to_lab
 from colorizer.inference.hints import HintError, parse_hints
+from colorizer.inference.reference import Matcher, Reference
+from colorizer.inference.spread import spread_corrections
 from colorizer.inference.temporal import Motion, Warp, is_scene_cut, thumbnail
 
 HOLD_BELOW = 4.0  # L units: where the carried frame's lightness differs by less than this, its colour holds fully
@@ -40,6 +43,8 @@ LOST_ABOVE = 12.0  # ... and by more than this, it is lost there (linear between
 # Pull towards the model's colour where the carried colour was lost (spread.py's pull): on the three clips of
 # ../shared/videos, 1e-5 to 1e-1 all scored within 0.1 ΔE of each other; 1e-2 best.
 STEER_PULL = 1e-2
+MATCH_EVERY = 4  # frames between two matchings of the lost pixels to the key frame (measured: see README)
+LOST_BELOW = 0.5  # confidence under which a pixel's carried colour counts as lost: matched to the key frame instead
 ASPECT_TOLERANCE = 0.02  # relative difference in width/height a key frame image may have from the video's frames
 LOOKS_OTHER = 15.0  # mean |L difference| above which a key frame image is said not to look like its frame
 _SPEC = re.compile(r"^\s*(?:(\d+)|(\d+(?:\.\d*)?|\.\d+)\s*s)\s*$")
@@ -183,16 +188,44 @@ class KeyFrames:
 
     colours: dict[int, np.ndarray]  # key frame index -> ab (2, h, w)
     backward: dict[int, tuple[int, np.ndarray, np.ndarray]] = field(default_factory=dict)  # index -> key, ab, conf
+    matchers: dict[int, Matcher] = field(default_factory=dict)  # key frame index -> its colours, to match against
     _forward: tuple[int, np.ndarray, np.ndarray] | None = None  # the key it comes from, ab, confidence
+    _matched: tuple | None = None  # (frame, key, mask, hinted ab) of the last matching
 
-    def guide(self, index: int, lightness: np.ndarray, warp: Warp | None) -> tuple[np.ndarray, np.ndarray] | None:
+    def steer(
+        self, index: int, lightness: np.ndarray, ab: np.ndarray, features: np.ndarray | None, warp: Warp | None
+    ) -> np.ndarray:
+        """Frame `index`'s (steady) model ab steered to the key frames that reach it: the carried colour where it
+        holds, matched to the nearest key frame's colours where it was lost, spread along the frame's objects."""
+        guide = self.guide(index, lightness, warp)
+        if guide is None:
+            return ab
+        carried, confidence, key = guide
+        mask, wanted = confidence, carried
+        lost = confidence < LOST_BELOW
+        if key in self.matchers and lost.any():
+            matched_mask, matched = self._matches(index, key, lightness, ab, features, lost)
+            extra = (1 - confidence) * matched_mask
+            mask = confidence + extra
+            wanted = (confidence * carried + extra * matched) / np.maximum(mask, 1e-6)
+        return ab + spread_corrections(lightness, mask, wanted - ab, pull=STEER_PULL)
+
+    def _matches(self, index, key, lightness, ab, features, lost) -> tuple[np.ndarray, np.ndarray]:
+        """The key frame's colours matched at the lost pixels, recomputed every MATCH_EVERY frames (lost regions
+        change slowly; matching every frame cost a quarter of the frame rate)."""
+        last = self._matched
+        if last is None or last[1] != key or index - last[0] >= MATCH_EVERY or last[2].shape != lightness.shape:
+            self._matched = (index, key, *self.matchers[key].hints(lightness, ab, features, lost))
+        return self._matched[2], self._matched[3]
+
+    def guide(self, index: int, lightness: np.ndarray, warp: Warp | None) -> tuple[np.ndarray, np.ndarray, int] | None:
         """For frame `index` (in order; warp from the previous frame, None at a cut): the colour carried from the key
-        frames around it and its confidence (h, w), or None where no key frame reaches."""
+        frames around it, its confidence (h, w) and the nearest of those key frames; None where none reaches."""
         if index in self.colours:
             ab = self.colours[index]
             self._forward = (index, ab, np.ones(ab.shape[1:], np.float32))
             self.backward.pop(index, None)
-            return ab, self._forward[2]
+            return ab, self._forward[2], index
         if self._forward is not None and warp is not None:
             key, ab, confidence = self._forward
             self._forward = (key, *carry(ab, confidence, lightness, warp))
@@ -200,17 +233,18 @@ class KeyFrames:
             self._forward = None
         behind = self.backward.pop(index, None)
         if behind is None:
-            return None if self._forward is None else self._forward[1:]
+            return None if self._forward is None else (self._forward[1], self._forward[2], self._forward[0])
         later, ab_later, confidence_later = behind
         ab_later, confidence_later = ab_later.astype(np.float32), confidence_later.astype(np.float32) / 255
         if self._forward is None:
-            return ab_later, confidence_later
+            return ab_later, confidence_later, later
         earlier, ab_earlier, confidence_earlier = self._forward
         weight_earlier = confidence_earlier * (later - index) / (later - earlier)  # the nearer key counts more
         weight_later = confidence_later * (index - earlier) / (later - earlier)
         total = weight_earlier + weight_later
         ab = (weight_earlier * ab_earlier + weight_later * ab_later) / np.maximum(total, 1e-6)
-        return ab.astype(np.float32), total.astype(np.float32)
+        nearest = earlier if index - earlier <= later - index else later
+        return ab.astype(np.float32), total.astype(np.float32), nearest
 
 
 class KeyFrameScan:
@@ -250,6 +284,9 @@ class KeyFrameScan:
         self.pending.remove(spec)
         colour = key_colour(spec, self.colorizer, network_input, frame_size, index)
         self.found.colours[index] = colour
+        model_ab, features = self.colorizer.predict_with_features(network_input)
+        reference = Reference(lightness, colour, model_ab[0], str(spec), None if features is None else features[0])
+        self.found.matchers[index] = Matcher(reference)
         self._carry_backwards(index, lightness, colour)
         self.shot, self.last_key = [], index
         return not self.pending

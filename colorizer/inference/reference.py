@@ -34,6 +34,7 @@ from colorizer.inference.color import denormalize_l, rgb_to_lab
 STEP = 4  # hints on a grid of every STEP-th pixel of the photo
 SAMPLE_STEP = 6  # the reference's pixels matched against: every SAMPLE_STEP-th (4: the same scores, 1.4x the time)
 NEIGHBOURS = 8  # reference pixels averaged per match
+MAX_QUERIES = 1024  # Matcher: grid points matched per photo at most (a film frame's budget)
 CHUNK = 2048  # query pixels per distance block (bounds memory: CHUNK x reference samples floats)
 
 
@@ -107,77 +108,45 @@ def pixel_features(lightness: np.ndarray, network_ab: np.ndarray) -> np.ndarray:
     return np.stack([fine, context, texture, x / scale, y / scale, network_ab[0], network_ab[1]], axis=-1)
 
 
-def encoder_components(
-    features: np.ndarray, reference_features: np.ndarray, shape: tuple[int, int], reference_shape: tuple[int, int]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Both photos' encoder features (F, h/8, w/8) -> their main components over both (ENCODER_DIMENSIONS channels),
-    each upsampled to its photo's working size: (h, w, D) and (h', w', D)."""
-    channels = features.shape[0]
-    rows = [f.reshape(channels, -1).T for f in (features, reference_features)]
-    both = np.concatenate(rows)
-    mean = both.mean(axis=0)
-    centred = (both - mean).astype(np.float64)
+def _principal_components(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, F) feature rows -> their mean (F,) and main components (F, ENCODER_DIMENSIONS)."""
+    mean = rows.mean(axis=0)
+    centred = (rows - mean).astype(np.float64)
     _, vectors = np.linalg.eigh(centred.T @ centred)  # eigenvalues ascending: the main components come last
-    components = vectors[:, ::-1][:, :ENCODER_DIMENSIONS]  # (F, D)
-
-    def project(maps: np.ndarray, rows_: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        small = ((rows_ - mean) @ components).reshape(*maps.shape[1:], -1).astype(np.float32)
-        step = -(-size[0] // maps.shape[1])  # the features' stride, rounded up
-        full = [
-            np.asarray(
-                Image.fromarray(small[..., d]).resize((maps.shape[2] * step, maps.shape[1] * step), Image.BILINEAR)
-            )
-            for d in range(small.shape[-1])
-        ]
-        return np.stack(full, axis=-1)[: size[0], : size[1]]
-
-    return project(features, rows[0], shape), project(reference_features, rows[1], reference_shape)
+    return mean, vectors[:, ::-1][:, :ENCODER_DIMENSIONS]
 
 
-def _feature_weights(weights: Weights) -> np.ndarray:
+def _project(maps: np.ndarray, mean: np.ndarray, components: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Encoder features (F, h/8, w/8) -> their components, upsampled to the working size (h, w, D)."""
+    small = ((maps.reshape(maps.shape[0], -1).T - mean) @ components).reshape(*maps.shape[1:], -1).astype(np.float32)
+    step = -(-size[0] // maps.shape[1])  # the features' stride, rounded up
+    full = [
+        np.asarray(Image.fromarray(small[..., d]).resize((maps.shape[2] * step, maps.shape[1] * step), Image.BILINEAR))
+        for d in range(small.shape[-1])
+    ]
+    return np.stack(full, axis=-1)[: size[0], : size[1]]
+
+
+def _feature_weights(weights: Weights, encoder_dimensions: int) -> np.ndarray:
     w = weights
-    return np.array([w.lightness, w.context, w.texture, w.position, w.position, w.network, w.network], np.float32)
+    pixel = [w.lightness, w.context, w.texture, w.position, w.position, w.network, w.network]
+    return np.array(pixel + [w.encoder] * encoder_dimensions, np.float32)
 
 
-def _feature_spread(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per-feature spread over both photos' samples (position: a fixed unit, so 'near' means the same everywhere)."""
-    both = np.concatenate([a, b])
-    spread = both.std(axis=0) + 1e-3
+def _feature_spread(rows: np.ndarray) -> np.ndarray:
+    """Per-feature spread of sample rows (position: a fixed unit, so 'near' means the same everywhere; a and b one
+    scale, never below 4 ab units; the encoder's components one scale, their root mean square)."""
+    spread = rows.std(axis=0) + 1e-3
     spread[3:5] = 0.25  # a quarter of the frame
-    spread[5:7] = max(float(spread[5:7].mean()), 4.0)  # a and b share one scale; never below 4 ab units
+    spread[5:7] = max(float(spread[5:7].mean()), 4.0)
+    if rows.shape[1] > 7:
+        spread[7:] = np.sqrt(np.square(rows[:, 7:]).sum(axis=1).mean() / (rows.shape[1] - 7)) + 1e-3
     return spread
 
 
-def reference_hints(
-    lightness: np.ndarray,
-    network_ab: np.ndarray,
-    reference: Reference,
-    weights: Weights | None = None,
-    step: int = STEP,
-    features: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Hints from a reference: (mask (h, w) in [0, 1], hinted ab (2, h, w)) for the photo whose L and network ab
-    (at the working size) are given; weights: DEFAULT_WEIGHTS unless given; features: the photo's encoder
-    features (F, h/8, w/8), used when the reference has them too."""
-    weights = weights or DEFAULT_WEIGHTS
-    query = pixel_features(lightness, network_ab)
-    samples = pixel_features(reference.lightness, reference.network_ab)
-    with_encoder = features is not None and reference.features is not None and weights.encoder > 0
-    if with_encoder:
-        mine, theirs = encoder_components(features, reference.features, lightness.shape, reference.lightness.shape)
-        query, samples = np.concatenate([query, mine], -1), np.concatenate([samples, theirs], -1)
-    query, samples = query[::step, ::step], samples[::SAMPLE_STEP, ::SAMPLE_STEP]
-    sample_ab = np.moveaxis(reference.ab[:, ::SAMPLE_STEP, ::SAMPLE_STEP], 0, -1).reshape(-1, 2)
-    grid_shape = query.shape[:2]
-    query, samples = query.reshape(-1, query.shape[-1]), samples.reshape(-1, samples.shape[-1])
-    spread, weight = _feature_spread(query, samples), _feature_weights(weights)
-    if with_encoder:  # one scale for the components (their root mean square), each weighed `encoder`
-        spread[7:] = np.sqrt(
-            np.square(np.concatenate([query[:, 7:], samples[:, 7:]])).sum(axis=1).mean() / (query.shape[1] - 7)
-        )
-        weight = np.concatenate([weight, np.full(query.shape[1] - 7, weights.encoder, np.float32)])
-    scale = (weight / spread).astype(np.float32)
-    query, samples = query * scale, samples * scale
+def _nearest(query: np.ndarray, samples: np.ndarray, sample_ab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Scaled query rows (N, F) against scaled sample rows (M, F): the mean ab of each query's NEIGHBOURS nearest
+    samples (N, 2) and their root mean squared distance (N,)."""
     k = min(NEIGHBOURS, len(samples))
     squared_samples = np.einsum("ij,ij->i", samples, samples)
     matched_ab = np.zeros((len(query), 2), np.float32)
@@ -193,12 +162,98 @@ def reference_hints(
             distance[start : start + CHUNK] += d2[rows, nearest]
             matched_ab[start : start + CHUNK] += sample_ab[nearest]
             d2[rows, nearest] = np.inf
-    matched_ab /= k
     distance = np.sqrt(np.maximum(distance / k + np.einsum("ij,ij->i", query, query), 0))
+    return matched_ab / k, distance
+
+
+def _as_hints(shape, step, where, matched_ab, confidence) -> tuple[np.ndarray, np.ndarray]:
+    """Matches at the grid points `where` (a boolean mask of the grid) -> (mask (h, w), hinted ab (2, h, w))."""
+    mask = np.zeros(shape, np.float32)
+    hinted = np.zeros((2, *shape), np.float32)
+    grid_mask = mask[::step, ::step]  # views: writing them writes the full arrays
+    grid_ab = hinted[:, ::step, ::step]
+    grid_mask[where] = confidence
+    grid_ab[:, where] = matched_ab.T
+    return mask, hinted
+
+
+def reference_hints(
+    lightness: np.ndarray,
+    network_ab: np.ndarray,
+    reference: Reference,
+    weights: Weights | None = None,
+    step: int = STEP,
+    features: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Hints from a reference: (mask (h, w) in [0, 1], hinted ab (2, h, w)) for the photo whose L and network ab
+    (at the working size) are given; weights: DEFAULT_WEIGHTS unless given; features: the photo's encoder
+    features (F, h/8, w/8), used when the reference has them too (their components found over both photos)."""
+    weights = weights or DEFAULT_WEIGHTS
+    query = pixel_features(lightness, network_ab)
+    samples = pixel_features(reference.lightness, reference.network_ab)
+    if features is not None and reference.features is not None and weights.encoder > 0:
+        channels = features.shape[0]
+        both = np.concatenate([f.reshape(channels, -1).T for f in (features, reference.features)])
+        mean, components = _principal_components(both)
+        query = np.concatenate([query, _project(features, mean, components, lightness.shape)], -1)
+        samples = np.concatenate(
+            [samples, _project(reference.features, mean, components, reference.lightness.shape)], -1
+        )
+    query, samples = query[::step, ::step], samples[::SAMPLE_STEP, ::SAMPLE_STEP]
+    sample_ab = np.moveaxis(reference.ab[:, ::SAMPLE_STEP, ::SAMPLE_STEP], 0, -1).reshape(-1, 2)
+    where = np.ones(query.shape[:2], bool)
+    query, samples = query.reshape(-1, query.shape[-1]), samples.reshape(-1, samples.shape[-1])
+    scale = _feature_weights(weights, query.shape[1] - 7) / _feature_spread(np.concatenate([query, samples]))
+    matched_ab, distance = _nearest(query * scale, samples * scale, sample_ab)
     typical = max(float(np.median(distance)), 1e-6)
     confidence = np.exp(-0.5 * (distance / (CONFIDENCE_SCALE * typical)) ** 2)
-    mask = np.zeros(lightness.shape, np.float32)
-    hinted = np.zeros((2, *lightness.shape), np.float32)
-    mask[::step, ::step] = confidence.reshape(grid_shape)
-    hinted[:, ::step, ::step] = np.moveaxis(matched_ab.reshape(*grid_shape, 2), -1, 0)
-    return mask, hinted
+    return _as_hints(lightness.shape, step, where, matched_ab, confidence)
+
+
+class Matcher:
+    """A reference prepared once for many photos of its scene (the frames of a film's shot): its samples described
+    and scaled once, the encoder's components taken from the reference alone, and a match's confidence measured
+    against the reference's own typical match distance. `hints` then matches only the grid points asked for."""
+
+    def __init__(self, reference: Reference, weights: Weights | None = None, step: int = STEP):
+        self.weights, self.step = weights or DEFAULT_WEIGHTS, step
+        samples = pixel_features(reference.lightness, reference.network_ab)
+        self.encoder = None
+        if reference.features is not None and self.weights.encoder > 0:
+            channels = reference.features.shape[0]
+            self.encoder = _principal_components(reference.features.reshape(channels, -1).T)
+            samples = np.concatenate(
+                [samples, _project(reference.features, *self.encoder, reference.lightness.shape)], -1
+            )
+        samples = samples[::SAMPLE_STEP, ::SAMPLE_STEP].reshape(-1, samples.shape[-1])
+        self.scale = (_feature_weights(self.weights, samples.shape[1] - 7) / _feature_spread(samples)).astype(
+            np.float32
+        )
+        self.samples = samples * self.scale
+        self.sample_ab = np.moveaxis(reference.ab[:, ::SAMPLE_STEP, ::SAMPLE_STEP], 0, -1).reshape(-1, 2)
+        # the typical distance of a good match: the reference's own grid, matched against its samples
+        own = pixel_features(reference.lightness, reference.network_ab)
+        if self.encoder is not None:
+            own = np.concatenate([own, _project(reference.features, *self.encoder, reference.lightness.shape)], -1)
+        own = own[1::SAMPLE_STEP, 1::SAMPLE_STEP].reshape(-1, own.shape[-1]) * self.scale  # between the samples
+        self.typical = max(float(np.median(_nearest(own, self.samples, self.sample_ab)[1])), 1e-6)
+
+    def hints(
+        self, lightness: np.ndarray, network_ab: np.ndarray, features: np.ndarray | None, where: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(mask, hinted ab) at the grid points of `where` ((h, w) boolean, read every `step` pixels) only."""
+        grid = where[:: self.step, :: self.step].copy()
+        found = np.flatnonzero(grid)
+        if len(found) > MAX_QUERIES:  # an even subset: the spreading fills in between
+            grid.flat[np.setdiff1d(found, found[:: -(-len(found) // MAX_QUERIES)])] = False
+        if not grid.any():
+            return np.zeros(lightness.shape, np.float32), np.zeros((2, *lightness.shape), np.float32)
+        query = pixel_features(lightness, network_ab)
+        if self.encoder is not None and features is not None:
+            query = np.concatenate([query, _project(features, *self.encoder, lightness.shape)], -1)
+        elif self.encoder is not None:  # a frame without features cannot be matched by them: weigh them out
+            query = np.concatenate([query, np.zeros((*lightness.shape, ENCODER_DIMENSIONS), np.float32)], -1)
+        query = query[:: self.step, :: self.step][grid] * self.scale
+        matched_ab, distance = _nearest(query, self.samples, self.sample_ab)
+        confidence = np.exp(-0.5 * (distance / (CONFIDENCE_SCALE * self.typical)) ** 2)
+        return _as_hints(lightness.shape, self.step, grid, matched_ab, confidence)

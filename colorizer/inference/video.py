@@ -39,14 +39,12 @@ from colorizer.atomic import atomic_path
 from colorizer.images import atomic_save
 from colorizer.inference.color import colorize_lightness, denormalize_l, lightness
 from colorizer.inference.keyframes import (
-    STEER_PULL,
     FrameSpec,
     KeyFrameError,
     KeyFrames,
     KeyFrameScan,
     KeyFrameSpec,
 )
-from colorizer.inference.spread import spread_corrections
 from colorizer.inference.temporal import DEFAULT_SMOOTHING, TemporalSmoother
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".wmv", ".ogv")
@@ -373,17 +371,14 @@ def _colorize_frame(
     back, so the output frame is stored like the input one and carries the same display rotation.
     """
     rgb, network_input, rotation = _upright_input(colorizer, frame, size)
-    ab = colorizer.predict_ab(network_input)[0]  # (2, h, w)
     small_l = denormalize_l(network_input[0, 0])  # steering and smoothing see the lightness the network saw
     if keys is None:
-        ab = smoother(small_l, ab)
+        ab = smoother(small_l, colorizer.predict_ab(network_input)[0])  # (2, h, w)
     else:
+        ab, features = colorizer.predict_with_features(network_input)  # features: to match the key frames by
         warp = smoother.motion(small_l)
-        ab = smoother.blend(small_l, ab, warp)  # the model's colour made steady, then steered to the key frames'
-        guide = keys.guide(index, small_l, warp)
-        if guide is not None:
-            carried, confidence = guide
-            ab = ab + spread_corrections(small_l, confidence, carried - ab, pull=STEER_PULL)
+        ab = smoother.blend(small_l, ab[0], warp)  # the model's colour made steady, then steered to the key frames'
+        ab = keys.steer(index, small_l, ab, None if features is None else features[0], warp)
     if rotation:
         ab = np.ascontiguousarray(np.rot90(ab, -(rotation // 90), axes=(1, 2)))
     return colorize_lightness(lightness(rgb), ab)
