@@ -29,12 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from colorizer.images import ImageReadError, looks_grayscale, read_photo
-from colorizer.inference.color import denormalize_l, rgb_to_lab
+from colorizer.inference.color import denormalize_l
 from colorizer.inference.hints import HintError, parse_hints
-from colorizer.inference.reference import Matcher, Reference
+from colorizer.inference.reference import Matcher, Reference, lab_at
 from colorizer.inference.spread import spread_corrections
 from colorizer.inference.temporal import Motion, Warp, is_scene_cut, thumbnail
 
@@ -113,12 +112,12 @@ class KeyFrameSpec:
     def __str__(self) -> str:
         return f"key frame {self.frame}={self.source}"
 
-    def check_readable(self) -> None:
-        """Before any work: the file is there and, for an image, decodes."""
+    def check_readable(self) -> np.ndarray | None:
+        """Before any work: the file is there and, for an image, decodes; returns the image's pixels (None for
+        hints)."""
         if not self.source.is_file():
             raise KeyFrameError(f"{self}: no such file")
-        if not self.is_hints:
-            self.image()
+        return None if self.is_hints else self.image()
 
     def image(self) -> np.ndarray:
         try:
@@ -134,20 +133,25 @@ class KeyFrameSpec:
 
 
 def key_colour(
-    spec: KeyFrameSpec, colorizer, network_input: np.ndarray, frame_size: tuple[int, int], index: int
+    spec: KeyFrameSpec,
+    pixels: np.ndarray | None,
+    colorizer,
+    network_input: np.ndarray,
+    model_ab: np.ndarray,
+    frame_size: tuple[int, int],
+    index: int,
 ) -> np.ndarray:
-    """The ab (2, h, w) a key frame asks for, at the working size of its frame (network_input (1, C, h, w));
-    frame_size: the frame's (width, height) upright, which hint coordinates and image aspect refer to."""
+    """The ab (2, h, w) a key frame asks for, at the working size of its frame (network_input (1, C, h, w), the
+    model's ab for it (2, h, w)); pixels: the key frame image (None for hints); frame_size: the frame's (width,
+    height) upright, which hint coordinates and image aspect refer to."""
     height, width = network_input.shape[2:]
-    if spec.is_hints:
+    if pixels is None:
         try:
             text = spec.source.read_bytes()
             hints = parse_hints(text, *frame_size)
         except (OSError, HintError) as err:
             raise KeyFrameError(f"{spec}: {err}") from None
-        ab = colorizer.predict_ab(network_input)[0]
-        return colorizer.steer(network_input[0], ab, hints, frame_size)
-    pixels = spec.image()
+        return colorizer.steer(network_input[0], model_ab, hints, frame_size)
     image_aspect, frame_aspect = pixels.shape[1] / pixels.shape[0], frame_size[0] / frame_size[1]
     if abs(image_aspect / frame_aspect - 1) > ASPECT_TOLERANCE:
         raise KeyFrameError(
@@ -155,8 +159,7 @@ def key_colour(
             f"{frame_size[0]}x{frame_size[1]} (aspect {frame_aspect:.3f}): a key frame must be the whole frame, at "
             "any size of the same aspect"
         )
-    small = np.asarray(Image.fromarray(pixels).resize((width, height), Image.BILINEAR, reducing_gap=2.0))
-    lab = rgb_to_lab(small).astype(np.float32)
+    lab = lab_at(pixels, width, height)
     difference = float(np.abs(lab[..., 0] - denormalize_l(network_input[0, 0])).mean())
     if difference > LOOKS_OTHER:
         print(
@@ -258,11 +261,9 @@ class KeyFrameScan:
         self.found = KeyFrames({})
         self.shot: list[tuple[int, np.ndarray]] = []  # (index, L as uint8 in half units) since the last cut/key
         self.previous_thumbnail: np.ndarray | None = None
-        self.last_key: int | None = None  # the previous key frame in the current shot
         self.frames = 0
         self.last_seconds = 0.0
-        for spec in specs:
-            spec.check_readable()
+        self.images = {spec: spec.check_readable() for spec in specs}  # decoded once, before any work
 
     def add(self, index: int, seconds: float, network_input: np.ndarray, frame_size: tuple[int, int]) -> bool:
         lightness = denormalize_l(network_input[0, 0])
@@ -270,7 +271,7 @@ class KeyFrameScan:
         if self.previous_thumbnail is not None and (
             self.previous_thumbnail.shape != small.shape or is_scene_cut(self.previous_thumbnail, small)
         ):
-            self.shot, self.last_key = [], None
+            self.shot = []
         self.previous_thumbnail = small
         self.frames, self.last_seconds = index + 1, seconds
         here = [spec for spec in self.pending if spec.frame.matches(index, seconds, self.frame_interval)]
@@ -282,23 +283,22 @@ class KeyFrameScan:
             raise KeyFrameError(f"{self.video}: {names} all name frame {index}; give each frame one key frame")
         spec = here[0]
         self.pending.remove(spec)
-        colour = key_colour(spec, self.colorizer, network_input, frame_size, index)
-        self.found.colours[index] = colour
         model_ab, features = self.colorizer.predict_with_features(network_input)
-        reference = Reference(lightness, colour, model_ab[0], str(spec), None if features is None else features[0])
-        self.found.matchers[index] = Matcher(reference)
+        model_ab, features = model_ab[0], None if features is None else features[0]
+        colour = key_colour(spec, self.images.pop(spec), self.colorizer, network_input, model_ab, frame_size, index)
+        self.found.colours[index] = colour
+        self.found.matchers[index] = Matcher(Reference(lightness, colour, model_ab, str(spec), features))
         self._carry_backwards(index, lightness, colour)
-        self.shot, self.last_key = [], index
+        self.shot = []
         return not self.pending
 
     def _carry_backwards(self, key: int, lightness: np.ndarray, colour: np.ndarray) -> None:
-        """The key frame's colour through the frames before it in its shot, latest first."""
+        """The key frame's colour through the frames before it in its shot (since the last cut or key frame),
+        latest first."""
         motion = Motion()
         motion(lightness)
         ab, confidence = colour, np.ones(lightness.shape, np.float32)
         for index, stored in reversed(self.shot):
-            if self.last_key is not None and index <= self.last_key:
-                break
             frame_l = stored.astype(np.float32) / 2.55
             warp = motion(frame_l)
             if warp is None:  # cannot happen within a shot, unless the lightness is unreadable: stop carrying

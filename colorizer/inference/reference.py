@@ -60,11 +60,16 @@ class Reference:
             raise ReferenceError(f"{name}: is a grayscale photo; a reference must be in colour (it gives the colours)")
         network_input = colorizer.network_input(pixels, size)
         height, width = network_input.shape[2:]
-        small = np.asarray(Image.fromarray(pixels).resize((width, height), Image.BILINEAR, reducing_gap=2.0))
-        ab = np.ascontiguousarray(np.moveaxis(rgb_to_lab(small)[..., 1:], -1, 0), dtype=np.float32)
+        ab = np.ascontiguousarray(np.moveaxis(lab_at(pixels, width, height)[..., 1:], -1, 0))
         lightness = denormalize_l(network_input[0, 0])
         network_ab, features = colorizer.predict_with_features(network_input)
         return cls(lightness, ab, network_ab[0], name, None if features is None else features[0])
+
+
+def lab_at(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
+    """(H, W, 3) uint8 RGB -> LAB (height, width, 3) float32, resized as the network input is (bilinear)."""
+    small = np.asarray(Image.fromarray(pixels).resize((width, height), Image.BILINEAR, reducing_gap=2.0))
+    return rgb_to_lab(small).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -217,25 +222,21 @@ class Matcher:
 
     def __init__(self, reference: Reference, weights: Weights | None = None, step: int = STEP):
         self.weights, self.step = weights or DEFAULT_WEIGHTS, step
-        samples = pixel_features(reference.lightness, reference.network_ab)
+        described = pixel_features(reference.lightness, reference.network_ab)
         self.encoder = None
         if reference.features is not None and self.weights.encoder > 0:
             channels = reference.features.shape[0]
             self.encoder = _principal_components(reference.features.reshape(channels, -1).T)
-            samples = np.concatenate(
-                [samples, _project(reference.features, *self.encoder, reference.lightness.shape)], -1
-            )
-        samples = samples[::SAMPLE_STEP, ::SAMPLE_STEP].reshape(-1, samples.shape[-1])
+            encoded = _project(reference.features, *self.encoder, reference.lightness.shape)
+            described = np.concatenate([described, encoded], -1)
+        samples = described[::SAMPLE_STEP, ::SAMPLE_STEP].reshape(-1, described.shape[-1])
         self.scale = (_feature_weights(self.weights, samples.shape[1] - 7) / _feature_spread(samples)).astype(
             np.float32
         )
         self.samples = samples * self.scale
         self.sample_ab = np.moveaxis(reference.ab[:, ::SAMPLE_STEP, ::SAMPLE_STEP], 0, -1).reshape(-1, 2)
-        # the typical distance of a good match: the reference's own grid, matched against its samples
-        own = pixel_features(reference.lightness, reference.network_ab)
-        if self.encoder is not None:
-            own = np.concatenate([own, _project(reference.features, *self.encoder, reference.lightness.shape)], -1)
-        own = own[1::SAMPLE_STEP, 1::SAMPLE_STEP].reshape(-1, own.shape[-1]) * self.scale  # between the samples
+        # the typical distance of a good match: the reference's own pixels between the samples, matched against them
+        own = described[1::SAMPLE_STEP, 1::SAMPLE_STEP].reshape(-1, described.shape[-1]) * self.scale
         self.typical = max(float(np.median(_nearest(own, self.samples, self.sample_ab)[1])), 1e-6)
 
     def hints(

@@ -198,7 +198,8 @@ def colorize_video(
 
 
 def _open_video(av, source: Path):
-    """The container and its first video stream; VideoError when it has none or cannot be read."""
+    """The container and its first video stream (decoded in threads); VideoError when it has none or cannot be
+    read."""
     try:
         container = av.open(str(source))
     except (av.error.FFmpegError, UnicodeDecodeError) as err:
@@ -206,7 +207,9 @@ def _open_video(av, source: Path):
     if not container.streams.video:
         container.close()
         raise VideoError(f"{source}: has no video stream")
-    return container, container.streams.video[0]
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    return container, stream
 
 
 def _upright_input(colorizer, frame, size: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -239,7 +242,6 @@ def _scan_key_frames(av, colorizer, source: Path, size: int, specs: list[KeyFram
     colour backwards through its shot (`keyframes.py`)."""
     container, stream = _open_video(av, source)
     with container:
-        stream.thread_type = "AUTO"
         scan = KeyFrameScan(specs, colorizer, str(source), 1 / float(_frame_rate(stream)))
         bar = tqdm(desc=f"{source.name}: key frames", unit="frame", disable=not progress, file=sys.stderr)
         with bar, contextlib.closing(_timed_frames(av, container, stream, source)) as frames:
@@ -257,7 +259,6 @@ def _colorize_video(
 ) -> VideoResult:
     container, stream = _open_video(av, source)
     with container:
-        stream.thread_type = "AUTO"
         if len(container.streams.video) > 1:
             print(
                 f"  {source}: has {len(container.streams.video)} video streams; only the first is colourised",
@@ -402,7 +403,6 @@ def export_frames(
     container, stream = _open_video(av, source)
     frames = 0
     with container, contextlib.closing(_timed_frames(av, container, stream, source)) as decoded:
-        stream.thread_type = "AUTO"
         interval = 1 / float(_frame_rate(stream))
         for index, seconds, item in decoded:
             frames = index + 1
