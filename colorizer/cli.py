@@ -135,12 +135,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return _error(f"evaluate needs the training extra (pip install 'photo-colorizer[train]'): {err}")
     try:
         splits = ("val", "heldout") if args.split == "both" else (args.split,)
-        result = evaluate(_load_colorizer(args), args.data, args.out, args.size, args.figures, splits=splits)
+        colorizer = _load_colorizer(args)
+        result = evaluate(
+            colorizer, args.data, args.out, args.size, args.figures, splits=splits, working_size=args.working_size
+        )
     except (ModelError, DataError, ValueError) as err:
         return _error(str(err))
     for line in result["protocol"]["left_out"]:
         print(f"  left out: {line}", file=sys.stderr)
-    print(f"{result['protocol']['images']} images at {args.size} px (longer side):")
+    protocol = result["protocol"]
+    print(f"{protocol['images']} images at {args.size} px (longer side), the network at {protocol['working_size']}:")
     print(format_table(result["mean"], result["sources"]))
     print(f"metrics.json, metrics.csv and comparison figures in {args.out}")
     return 0
@@ -157,9 +161,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         metrics = json.loads(args.metrics.read_text()) if args.metrics else None
         if args.output.suffix == ".onnx":
-            export_onnx(args.checkpoint, args.output, metrics)
+            export_onnx(args.checkpoint, args.output, metrics, args.working_size)
         else:
-            export_model(args.checkpoint, args.output, metrics)
+            export_model(args.checkpoint, args.output, metrics, args.working_size)
     except (CheckpointError, OSError, ValueError) as err:
         return _error(str(err))
     print(f"exported {args.checkpoint} -> {args.output} ({args.output.stat().st_size / 1e6:.1f} MB)")
@@ -210,8 +214,9 @@ def _add_model_arguments(p: argparse.ArgumentParser, size: bool = True) -> None:
         p.add_argument(
             "--size",
             type=bounded(int, 64, 8192),
-            default=512,
-            help="working size of the network, longer side, 64 to 8192 (default: 512)",
+            default=None,
+            help="working size of the network, longer side, 64 to 8192 (default: the model's own; the bundled "
+            "model's is 384)",
         )
     p.add_argument("--device", default="cpu", help="cpu, or cuda with onnxruntime-gpu installed (default: cpu)")
     p.add_argument(
@@ -370,12 +375,26 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate",
         help="PSNR, SSIM, CIEDE2000, colourfulness and AuC of a model vs the gray baseline",
         description="Score a model on DATA: a prepared folder (its validation split, padding excluded) or a folder "
-        "of colour photos. Each photo is resized to --size on its longer side; the gray baseline (ab = 0) is "
-        "scored on the same images. Writes metrics.json, metrics.csv and comparison figures to --out.",
+        "of colour photos. Each photo is resized to --size on its longer side and colourised there (the network at "
+        "--working-size); the gray baseline (ab = 0) is scored on the same images. Writes metrics.json, metrics.csv "
+        "and comparison figures to --out.",
     )
     p.add_argument("data", type=Path, metavar="DATA", help="prepared folder or folder of colour photos")
     p.add_argument("--out", type=Path, required=True, help="output folder for metrics and figures")
-    _add_model_arguments(p)
+    _add_model_arguments(p, size=False)
+    p.add_argument(
+        "--size",
+        type=bounded(int, 64, 8192),
+        default=512,
+        help="size the photos are scored at, longer side, 64 to 8192 (default: 512)",
+    )
+    p.add_argument(
+        "--working-size",
+        type=bounded(int, 64, 8192),
+        default=None,
+        help="working size of the network, longer side (default: the model's own): try a few to choose the one "
+        "to record with `colorizer export --working-size`",
+    )
     p.add_argument(
         "--figures", type=bounded(int, 0, 1000), default=8, help="photos shown in comparison figures (default: 8)"
     )
@@ -398,6 +417,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint", type=Path, metavar="CHECKPOINT", help="best.pt or last.pt of a run")
     p.add_argument("output", type=Path, metavar="OUTPUT", help="model file to write (model.onnx, or model.pt)")
     p.add_argument("--metrics", type=Path, help="metrics.json from `colorizer evaluate` to store inside")
+    p.add_argument(
+        "--working-size",
+        type=bounded(int, 64, 8192),
+        default=None,
+        help="the longer side the model colourises best at, recorded as its default working size (measure it with "
+        "`colorizer evaluate --working-size`; default: none recorded, so 512)",
+    )
     p.set_defaults(run=cmd_export)
 
     p = commands.add_parser(

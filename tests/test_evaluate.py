@@ -49,11 +49,12 @@ def test_auc_of_a_constant_error():
 
 def test_evaluate_on_a_prepared_folder(prepared, tmp_path, capsys):
     out = tmp_path / "eval"
-    assert main(["evaluate", str(prepared), "--out", str(out), "--size", "96"]) == 0
+    assert main(["evaluate", str(prepared), "--out", str(out), "--size", "96", "--working-size", "64"]) == 0
     printed = capsys.readouterr().out
-    assert "gray" in printed and "model" in printed
+    assert "gray" in printed and "model" in printed and "at 96 px (longer side), the network at 64" in printed
     result = json.loads((out / "metrics.json").read_text())
     assert result["protocol"]["images"] == 3 and result["protocol"]["size"] == 96
+    assert result["protocol"]["working_size"] == 64
     assert set(result["mean"]) == {"model", "gray"}
     assert result["mean"]["gray"]["colourfulness"] < 1.0
     rows = list(csv.DictReader((out / "metrics.csv").read_text().splitlines()))

@@ -51,8 +51,9 @@ def _torch_colorize(payload: dict, rgb: np.ndarray, size: int = 512) -> np.ndarr
 def test_pytorch_and_onnx_runtime_agree_on_the_example_photos(name):
     payload = load_checkpoint(BUNDLED_CHECKPOINT)
     rgb = np.array(Image.open(EXAMPLES / name).convert("RGB"))
-    theirs = _torch_colorize(payload, rgb)
-    ours = Colorizer.load().colorize_array(rgb)
+    colorizer = Colorizer.load()
+    theirs = _torch_colorize(payload, rgb, colorizer.working_size)
+    ours = colorizer.colorize_array(rgb)
     difference = deltaE_ciede2000(rgb2lab(theirs), rgb2lab(ours)).mean()
     # Measured: 0.008-0.023 on these photos (float rounding of two runtimes). A resize filter other than bilinear
     # for the network input, or any change in the colour pipeline, moves this far past the bound.
@@ -118,6 +119,21 @@ def test_export_keeps_metadata_and_matches_the_checkpoint(trained, tmp_path, los
         finest = model.encoder(padded)[0 if len(model.encoder(padded)) == 1 else 2]  # stride 8
     assert features.shape == (2, finest.shape[1], 5, 7)  # ceil(40 / 8) x ceil(52 / 8)
     assert np.abs(features[:, : finest.shape[1]] - finest[..., :5, :7].numpy()).max() < 1e-3
+
+
+def test_export_records_the_working_size_a_model_colourises_at(trained, tmp_path):
+    best = trained["huber"] / "best.pt"
+    assert main(["export", str(best), str(tmp_path / "sized.onnx"), "--working-size", "64"]) == 0
+    assert main(["export", str(best), str(tmp_path / "sized.pt"), "--working-size", "64"]) == 0
+    assert main(["export", str(best), str(tmp_path / "plain.onnx")]) == 0
+    sized, plain = Colorizer.load(tmp_path / "sized.onnx"), Colorizer.load(tmp_path / "plain.onnx")
+    assert sized.working_size == 64 and Colorizer.load(tmp_path / "sized.pt").working_size == 64
+    assert plain.working_size == 512  # none recorded: the inference default
+    photo = np.asarray(colour_photo(300, 200, seed=3))
+    assert sized.network_input(photo, None).shape[-2:] == (43, 64)  # the recorded size when a call gives none
+    assert np.array_equal(sized.colorize_array(photo), sized.colorize_array(photo, size=64))
+    assert not np.array_equal(sized.colorize_array(photo), sized.colorize_array(photo, size=256))
+    assert Colorizer.load().working_size == 384  # the bundled model's, measured (README: the bundled model)
 
 
 def test_a_checkpoint_loads_directly_and_colourises(trained):

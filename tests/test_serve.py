@@ -50,6 +50,7 @@ def test_page_and_info(client):
     )
     info = client.get("/api/info").json()
     assert info["max_upload_mb"] == 1.0 and info["temperature"] is None
+    assert info["default_size"] == Colorizer.load().working_size == 384  # the model's own working size
     assert "/api/colorize" in client.get("/openapi.json").json()["paths"]
 
 
@@ -164,6 +165,7 @@ def browser():
 def test_page_in_a_real_browser(live_server, browser, tmp_path):
     page = browser.new_page()
     page.goto(live_server)
+    page.wait_for_function("document.querySelector('#size').value === '384'", timeout=10_000)  # the model's
     page.set_input_files("#files", str(EXAMPLES / "windmill.jpg"))
     page.wait_for_selector(".result img.after", timeout=60_000)
     page.wait_for_function("document.querySelector('.result img.after').naturalWidth > 0", timeout=60_000)

@@ -28,7 +28,7 @@ from colorizer.inference.color import gray_preview
 from colorizer.inference.formats import FORMAT_OF_SUFFIX, FORMATS, KEEPS_ALPHA, SAVE_OPTIONS, size_problem
 from colorizer.inference.hints import HintError, hints_file_for, read_hints_file
 from colorizer.inference.keyframes import FrameSpec, KeyFrameError, KeyFrameSpec
-from colorizer.inference.photos import DEFAULT_SIZE, Colorizer, ReferenceError, with_alpha, working_shape
+from colorizer.inference.photos import Colorizer, ReferenceError, with_alpha, working_shape
 from colorizer.inference.temporal import DEFAULT_SMOOTHING
 from colorizer.inference.video import VIDEO_EXTENSIONS, VideoError, colorize_video, export_frames, is_video
 
@@ -118,7 +118,7 @@ def colorize_paths(
     colorizer: Colorizer,
     inputs: list[str],
     out_dir: Path,
-    size: int = DEFAULT_SIZE,
+    size: int | None = None,
     fmt: str | None = None,
     compare: bool = False,
     overwrite: bool = False,
@@ -138,8 +138,9 @@ def colorize_paths(
     reference: a colour photo the photos take their colours from where their content matches (checked first: a bad
     one is a BatchError). key_frames: ["FRAME=IMAGE", ...] for the one video among the inputs. frames: ["120",
     "12.5s", ...]: instead of colourising the videos, write those frames of each as NAME.frame-N.png (coloured by
-    the model alone), to colour on the page and bring back as key frames."""
-    out_dir, summary = Path(out_dir), Summary()
+    the model alone), to colour on the page and bring back as key frames. size: the network's working size (longer
+    side), by default the model's."""
+    out_dir, summary, size = Path(out_dir), Summary(), size or colorizer.working_size
     jobs = collect_jobs(inputs, out_dir, summary)
     videos_named = [job for job in jobs if is_video(job.source)]
     if key_frames and len(videos_named) != 1:

@@ -4,7 +4,8 @@
     colorizer = Colorizer.load()                 # the bundled model; or Colorizer.load("model.onnx" | "best.pt")
     colorizer.colorize("old_photo.jpg").save("old_photo_colour.png")
 
-Chroma is predicted at a working resolution (`size` on the longer side, default 512), steered there by the user's
+Chroma is predicted at a working resolution (`size` on the longer side; by default the model's own
+working size, 384 for the bundled model), steered there by the user's
 colour hints (spread along objects, `spread.py`) and saturation, upsampled bilinearly to the photo's own size and
 recombined with the photo's full-resolution lightness: the output has the input's exact pixel size and its
 lightness, whatever the working size.
@@ -31,7 +32,6 @@ from colorizer.inference.reference import Reference, ReferenceError, reference_h
 from colorizer.inference.session import BUNDLED_MODEL, ModelError, ModelSession
 from colorizer.inference.spread import spread_corrections
 
-DEFAULT_SIZE = 512
 MAX_SATURATION = 4.0
 # Whether a model with a learned hint branch also gets the hints as input. Measured (benchmarks/hints.py, README):
 # the branch paints the hint's own neighbourhood, so the correction left to spread is near zero there; spreading
@@ -40,7 +40,6 @@ HINTS_TO_NETWORK = False
 
 __all__ = [
     "BUNDLED_MODEL",
-    "DEFAULT_SIZE",
     "Colorizer",
     "HintError",
     "ModelError",
@@ -100,6 +99,11 @@ class Colorizer:
         return self.session.metadata
 
     @property
+    def working_size(self) -> int:
+        """The working size (longer side) used when a call gives none: the model's (ModelSession.working_size)."""
+        return self.session.working_size
+
+    @property
     def takes_hints(self) -> bool:
         """Whether the model has a learned hint branch. Every model follows hints: they are spread along objects
         (`spread.py`) whether or not the network also reads them."""
@@ -113,11 +117,11 @@ class Colorizer:
             return list(hints)
         return parse_hints(hints, width, height)
 
-    def network_input(self, pixels: np.ndarray, size: int, hints: list[Hint] | None = None) -> np.ndarray:
+    def network_input(self, pixels: np.ndarray, size: int | None, hints: list[Hint] | None = None) -> np.ndarray:
         """(H, W) or (H, W, 3) uint8 -> (1, C, h, w) float32: the lightness at the working size, scaled, and for a
         model with a hint branch, the hint maps (empty without hints, or unless `hints_to_network`)."""
         height, width = pixels.shape[:2]
-        h, w = working_shape(height, width, size)
+        h, w = working_shape(height, width, size or self.working_size)
         small = np.asarray(Image.fromarray(pixels).resize((w, h), Image.BILINEAR, reducing_gap=2.0))
         l_norm = normalize_l(lightness(small))[None]  # (1, h, w)
         if not self.takes_hints:
@@ -125,7 +129,7 @@ class Colorizer:
         given = hints if self.hints_to_network else None
         return np.concatenate([l_norm, encode_hints(given or [], width, height, (h, w))])[None]
 
-    def reference(self, image, size: int = DEFAULT_SIZE, name: str | None = None) -> Reference:
+    def reference(self, image, size: int | None = None, name: str | None = None) -> Reference:
         """A colour photo to take colours from (a path, PIL image, array or Photo), ready at the working size:
         its lightness, its colour and the network's colour for its gray version. Raises ReferenceError naming it
         (`name`, else its path, else "the reference")."""
@@ -136,7 +140,7 @@ class Colorizer:
             photo = as_photo(image)
         except (ImageReadError, OSError) as err:
             raise ReferenceError(f"{name}: {err}") from None
-        return Reference.from_pixels(photo.pixels, size, self, name)
+        return Reference.from_pixels(photo.pixels, size or self.working_size, self, name)
 
     def steer(
         self,
@@ -198,13 +202,14 @@ class Colorizer:
     def colorize_array(
         self,
         pixels: np.ndarray,
-        size: int = DEFAULT_SIZE,
+        size: int | None = None,
         temperature: float | None = None,
         hints=None,
         saturation: float | None = None,
         reference=None,
     ) -> np.ndarray:
         """(H, W) or (H, W, 3) uint8 (only its lightness is used) -> colourised (H, W, 3) uint8, same size."""
+        size = size or self.working_size
         height, width = pixels.shape[:2]
         hints = self.hints_for(hints, width, height)
         saturation = self.prepare_saturation(saturation)
@@ -223,7 +228,7 @@ class Colorizer:
     def colorize(
         self,
         image: Image.Image | np.ndarray | str | Path | Photo,
-        size: int = DEFAULT_SIZE,
+        size: int | None = None,
         temperature: float | None = None,
         hints: list[dict] | str | None = None,
         saturation: float | None = None,
@@ -246,7 +251,7 @@ class Colorizer:
         self,
         source: str | Path,
         destination: str | Path,
-        size: int = DEFAULT_SIZE,
+        size: int | None = None,
         smoothing: float | None = None,
         overwrite: bool = False,
         progress: bool = False,

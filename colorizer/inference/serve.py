@@ -30,7 +30,7 @@ from PIL import Image
 from colorizer.images import ImageReadError, open_image, to_photo
 from colorizer.inference.formats import SAVE_OPTIONS, size_problem
 from colorizer.inference.hints import MAX_HINTS_BYTES, HintError
-from colorizer.inference.photos import DEFAULT_SIZE, Colorizer, ReferenceError
+from colorizer.inference.photos import Colorizer, ReferenceError
 from colorizer.inference.reference import Reference
 
 PAGE = Path(__file__).parent / "static" / "index.html"
@@ -218,7 +218,7 @@ def create_app(colorizer: Colorizer, limits: ServeLimits | None = None) -> FastA
         return {
             "max_upload_mb": limits.max_upload_mb,
             "max_megapixels": limits.max_megapixels,
-            "default_size": DEFAULT_SIZE,
+            "default_size": colorizer.working_size,
             "temperature": colorizer.session.default_temperature,
             "model": colorizer.metadata.get("model_config", {}),
             "hints": True,  # every model follows hints: they are spread along objects
@@ -229,7 +229,10 @@ def create_app(colorizer: Colorizer, limits: ServeLimits | None = None) -> FastA
     async def colorize(
         request: Request,
         file: Annotated[UploadFile, File(description="a photo: JPEG, PNG, WebP, BMP or TIFF")],
-        size: Annotated[int, Query(ge=64, le=2048, description="working size of the network (longer side)")] = 512,
+        size: Annotated[
+            int | None,
+            Query(ge=64, le=2048, description="working size of the network (longer side; default: the model's)"),
+        ] = None,
         temperature: Annotated[float | None, Query(gt=0, le=2, description="classification: lower = vivid")] = None,
         format: Annotated[str, Query(pattern="^(png|jpeg|webp)$", description="format of the result")] = "png",
         saturation: Annotated[
@@ -254,6 +257,7 @@ def create_app(colorizer: Colorizer, limits: ServeLimits | None = None) -> FastA
         uploads = 2 if reference is not None else 1
         if int(request.headers.get("content-length", 0)) > uploads * max_bytes + MAX_HINTS_BYTES + 100_000:
             raise HTTPException(413, f"the upload is larger than {limits.max_upload_mb:g} MB")
+        size = size or colorizer.working_size
         photo = decode_upload(await read_upload(file, limits, "the upload"), limits)
         reference_data = await read_upload(reference, limits, "reference") if reference is not None else None
         problem = size_problem(format, *photo.size)

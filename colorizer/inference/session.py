@@ -4,13 +4,13 @@
     ab = session.predict_ab(l_norm)               # (B, 1, h, w) L / 50 - 1  ->  (B, 2, h, w) ab in LAB units
 
 The ONNX graph (written by `colorizer export`) takes the normalised lightness at any size that is a multiple of the
-encoder's stride and returns ab in LAB units: regression and classification heads alike (a classification graph
-decodes its bins itself and takes the annealed-mean temperature as a second input); models exported since 2026-12
-also give the encoder's features ("features", stride 8) for matching a reference photo (`predict`). Padding to the
-stride happens here, so the graph has no shape arithmetic. The model's description (its config, head, metrics,
-stride) travels as JSON in the ONNX file's metadata under the key "colorizer". A training checkpoint (.pt) is
-exported on the fly by the exporter that `colorizer.training` registers when it is imported (the command line does
-so; this package never imports the training package); without it the error says how to export the checkpoint once.
+encoder's stride and returns ab in LAB units: regression and classification heads alike (a classification graph decodes
+its bins itself and takes the annealed-mean temperature as a second input); models exported since 2026-12 also give the
+encoder's features ("features", stride 8) for matching a reference photo (`predict`). Padding to the stride happens
+here, so the graph has no shape arithmetic. The model's description (its config, head, metrics, stride, the working size
+it colourises best at) travels as JSON in the ONNX file's metadata under the key "colorizer". A training checkpoint
+(.pt) is exported on the fly by the exporter that `colorizer.training` registers when it is imported (the command line
+does so; this package never imports the training package); without it the error says how to export the checkpoint once.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ BUNDLED_MODEL = WEIGHTS / "colorizer.onnx"
 METADATA_KEY = "colorizer"
 FORMAT = "colorizer-onnx"
 VERSION = 1
+# The network's working size (longer side, px) for models that do not record the one they colourise best at.
+DEFAULT_WORKING_SIZE = 512
 
 
 class ModelError(Exception):
@@ -106,6 +108,12 @@ class ModelSession:
         if is_zip or path.suffix in (".pt", ".pth"):
             return cls(checkpoint_to_onnx(path), str(path), device)
         return cls(path, str(path), device)
+
+    @property
+    def working_size(self) -> int:
+        """The longer side the network colourises at unless told otherwise: measured for the model and recorded at
+        export (`colorizer export --working-size`), else DEFAULT_WORKING_SIZE."""
+        return int(self.metadata.get("working_size") or DEFAULT_WORKING_SIZE)
 
     @property
     def head(self) -> dict:

@@ -166,7 +166,7 @@ def colorize_video(
     colorizer,
     source: str | Path,
     destination: str | Path,
-    size: int = 512,
+    size: int | None = None,
     smoothing: float = DEFAULT_SMOOTHING,
     overwrite: bool = False,
     progress: bool = True,
@@ -177,9 +177,9 @@ def colorize_video(
 
     keep_partial: a file that ends early (truncated) still gives the frames it holds, with a note, instead of an
     error. key_frames: {frame: image or hints file}, frame an index or "12.5s" (`keyframes.py`): each key frame's
-    colour is carried through its shot."""
+    colour is carried through its shot. size: the network's working size (longer side), by default the model's."""
     av = _av()
-    source, destination = Path(source), Path(destination)
+    source, destination, size = Path(source), Path(destination), size or colorizer.working_size
     if destination.exists() and not overwrite:
         raise VideoError(f"{destination} exists (pass --overwrite to replace it)")
     started = time.perf_counter()
@@ -391,13 +391,13 @@ def frame_path(folder: Path, source: Path, index: int) -> Path:
 
 
 def export_frames(
-    colorizer, source: str | Path, folder: str | Path, frames: list, size: int = 512, overwrite: bool = False
+    colorizer, source: str | Path, folder: str | Path, frames: list, size: int | None = None, overwrite: bool = False
 ) -> tuple[list[Path], list[str]]:
     """Write the named frames of a video (indices or "12.5s"), each coloured by the model as a photo, upright, as
     FOLDER/NAME.frame-N.png: a frame to colour or give hints on the page, then to bring back with --key-frame.
     Returns (written, skipped because they exist); raises VideoError naming a frame beyond the end."""
     av = _av()
-    source, folder = Path(source), Path(folder)
+    source, folder, size = Path(source), Path(folder), size or colorizer.working_size
     wanted = [spec if isinstance(spec, FrameSpec) else FrameSpec.parse(str(spec)) for spec in frames]
     written, skipped = [], []
     container, stream = _open_video(av, source)

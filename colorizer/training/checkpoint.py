@@ -64,8 +64,9 @@ def model_from_checkpoint(payload: dict) -> ColorizationNet:
     return model.eval()
 
 
-def export_model(source: Path, destination: Path, metrics: dict | None = None) -> dict:
-    """Keep what inference needs (weights, model config, training config) plus optional metrics; drop the rest.
+def export_model(source: Path, destination: Path, metrics: dict | None = None, working_size: int | None = None) -> dict:
+    """Keep what inference needs (weights, model config, training config) plus optional metrics and the working size
+    to colourise at; drop the rest.
 
     The result is what gets bundled: a few MB, loadable by `Colorizer.load`, never overwriting an existing file.
     """
@@ -76,6 +77,8 @@ def export_model(source: Path, destination: Path, metrics: dict | None = None) -
     exported = {k: payload[k] for k in ("model", "model_config", "head", "config") if k in payload}
     exported["trained_epochs"] = payload.get("epoch", payload.get("trained_epochs"))
     exported["best_val_loss"] = payload.get("best_val_loss")
+    if working_size or payload.get("working_size"):
+        exported["working_size"] = working_size or payload["working_size"]
     if metrics is not None:
         exported["metrics"] = metrics
     save_checkpoint(destination, exported)

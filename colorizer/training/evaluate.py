@@ -1,11 +1,11 @@
 """`colorizer evaluate DATA --model PATH --out DIR`: how good is a model, the way the literature measures it.
 
-Protocol: each photo (a prepared folder's validation and held-out splits with their padding cut away, or every
-colour photo of a folder) is resized so its longer side is `--size` (default 512); the model sees its lightness and
-runs at that same size; metrics compare its output with the photo. The gray baseline (ab = 0, the photo's own
-lightness) is scored on the same images: a colorizer that does not beat it on ΔE is not colouring well. Results
-are given overall and per source (a prepared folder's sources; a plain folder's sub-folders), each with the gray
-baseline beside it, since photos from the sources a model trained on flatter it.
+Protocol: each photo (a prepared folder's validation and held-out splits with their padding cut away, or every colour
+photo of a folder) is resized so its longer side is `--size` (default 512) and colourised at that size, the network at
+its working size (`--working-size`, default the model's own); metrics compare the output with the photo. The gray
+baseline (ab = 0, the photo's own lightness) is scored on the same images: a colorizer that does not beat it on ΔE is
+not colouring well. Results are given overall and per source (a prepared folder's sources; a plain folder's sub-
+folders), each with the gray baseline beside it, since photos from the sources a model trained on flatter it.
 """
 
 from __future__ import annotations
@@ -78,7 +78,9 @@ def evaluate(
     figures: int = 8,
     progress: bool = True,
     splits: tuple[str, ...] = EVALUATED_SPLITS,
+    working_size: int | None = None,
 ) -> dict:
+    working_size = working_size or colorizer.working_size
     images, left_out = evaluation_images(data, size, splits)
     if not images:
         raise ValueError(f"no colour photos to evaluate in {data}")
@@ -87,13 +89,19 @@ def evaluate(
     rows, figure_rows = [], []
     for name, source, truth in tqdm(images, desc="evaluating", unit="img", disable=not progress, file=sys.stderr):
         gray = gray_preview(truth)
-        prediction = colorizer.colorize_array(truth, size=size)
+        prediction = colorizer.colorize_array(truth, size=working_size)
         rows.append({"image": name, "source": source, "method": "model", **all_metrics(truth, prediction)})
         rows.append({"image": name, "source": source, "method": "gray", **all_metrics(truth, gray)})
         if len(figure_rows) < figures:
             figure_rows.append([truth, gray, prediction])
     result = {
-        "protocol": {"data": str(data), "size": size, "images": len(images), "left_out": left_out},
+        "protocol": {
+            "data": str(data),
+            "size": size,
+            "working_size": working_size,
+            "images": len(images),
+            "left_out": left_out,
+        },
         "model": {k: v for k, v in colorizer.metadata.items() if k in ("model_config", "config", "colorizer_version")},
         "mean": _means(rows),
         "sources": {
