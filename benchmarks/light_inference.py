@@ -180,7 +180,8 @@ def run(work: Path) -> str:
         [
             "## Colourising: ONNX Runtime (now) vs PyTorch (before)",
             "",
-            f"Bundled model, working size 512, this CPU. 'Before' is commit {OLD_REVISION} run from a git worktree in "
+            "Bundled model at its working size (the old path at its fixed 512), this CPU."
+            f" 'Before' is commit {OLD_REVISION} run from a git worktree in "
             "the same session; medians of 3-5 runs (`benchmarks/light_inference.py`).",
             "",
             table(["measure", f"PyTorch ({OLD_REVISION})", "ONNX Runtime (now)", "target"], rows),

@@ -22,6 +22,7 @@ from benchmarks import (
     reference,
     serve_speed,
     video_consistency,
+    working_size,
 )
 from benchmarks.common import PHOTOS, machine, table
 from benchmarks.train_speed import images_per_second
@@ -128,6 +129,7 @@ def main() -> None:
             training_section(data),
             cpu_training_section(data),
             light_inference.run(work / "light"),
+            working_size.run(),
             inference_speed.run(work),
             serve_speed.run(),
             video_consistency.run(work / "video"),

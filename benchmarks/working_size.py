@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -105,7 +106,7 @@ def run(model: str | None = None, sizes: tuple[int, ...] = (320, 384, 448, 512))
                     f"{single:.2f} s",
                 ]
             )
-            print(rows[-1], flush=True)
+            print(rows[-1], file=sys.stderr, flush=True)
     name = model or "bundled model"
     return "\n".join(
         [

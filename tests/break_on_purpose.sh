@@ -97,3 +97,9 @@ check "a key frame reaches across a scene cut" colorizer/inference/keyframes.py 
 check "reference colours ignored" colorizer/inference/reference.py \
   "    confidence = np.exp(-0.5 * (distance / (CONFIDENCE_SCALE * typical)) ** 2)" "    confidence = 0 * distance" \
   tests/test_reference.py -k content_matches
+check "the model's recorded working size ignored" colorizer/inference/session.py \
+  'return int(self.metadata.get("working_size") or DEFAULT_WORKING_SIZE)' "return DEFAULT_WORKING_SIZE" \
+  tests/test_onnx.py -k working_size
+check "evaluate runs the network at the scoring size" colorizer/training/evaluate.py \
+  "prediction = colorizer.colorize_array(truth, size=working_size)" \
+  "prediction = colorizer.colorize_array(truth, size=size)" tests/test_evaluate.py -k prepared_folder

@@ -55,6 +55,12 @@ def test_evaluate_on_a_prepared_folder(prepared, tmp_path, capsys):
     result = json.loads((out / "metrics.json").read_text())
     assert result["protocol"]["images"] == 3 and result["protocol"]["size"] == 96
     assert result["protocol"]["working_size"] == 64
+    # the network really runs at the working size: at the scoring size the model's scores differ, gray's do not
+    assert (
+        main(["evaluate", str(prepared), "--out", str(tmp_path / "at96"), "--size", "96", "--working-size", "96"]) == 0
+    )
+    at96 = json.loads((tmp_path / "at96" / "metrics.json").read_text())["mean"]
+    assert at96["gray"] == result["mean"]["gray"] and at96["model"]["delta_e"] != result["mean"]["model"]["delta_e"]
     assert set(result["mean"]) == {"model", "gray"}
     assert result["mean"]["gray"]["colourfulness"] < 1.0
     rows = list(csv.DictReader((out / "metrics.csv").read_text().splitlines()))

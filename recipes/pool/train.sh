@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The pool model, start to finish, on a CPU: prepare the pool, train 128 px then 224 px, evaluate, export.
+# The pool model, start to finish, on a CPU: prepare the pool, train 128, 224 then 384 px, evaluate, export.
 # Interrupted (Ctrl-C, a closed session, a time limit)? Run the same command again: each stage resumes exactly
 # from its last.pt, a finished stage is skipped.
 #
@@ -35,12 +35,10 @@ stage() {  # stage RUN EPOCHS CONFIG [flags...]
 
 stage "$WORK/128" 14 configs/pool-128.toml --init-from recipes/bundled-model.pt
 stage "$WORK/224" 5 configs/pool-224.toml --init-from "$WORK/128/best.pt"
-FINAL=$WORK/224/best.pt
-if [ "${MORE:-0}" = 1 ]; then  # MORE=1 recipes/pool/train.sh: ten more 224-px epochs at a lower learning rate
-  stage "$WORK/224-more" 10 configs/pool-224-more.toml --init-from "$WORK/224/best.pt"
-  FINAL=$WORK/224-more/best.pt
-fi
+stage "$WORK/384" 3 configs/pool-384.toml --init-from "$WORK/224/best.pt"
+FINAL=$WORK/384/best.pt
+WORKING_SIZE=${WORKING_SIZE:-384}  # the size it colourises best at (README, "Working size"): recorded in the model
 
-$COLORIZER evaluate "$DATA" --model "$FINAL" --out "$WORK/eval"
+$COLORIZER evaluate "$DATA" --model "$FINAL" --out "$WORK/eval" --working-size "$WORKING_SIZE"
 [ -f "$WORK/colorizer.onnx" ] || $COLORIZER export "$FINAL" "$WORK/colorizer.onnx" \
-  --metrics "$WORK/eval/metrics.json"
+  --metrics "$WORK/eval/metrics.json" --working-size "$WORKING_SIZE"
