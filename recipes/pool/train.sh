@@ -37,6 +37,10 @@ stage "$WORK/128" 14 configs/pool-128.toml --init-from recipes/bundled-model.pt
 stage "$WORK/224" 5 configs/pool-224.toml --init-from "$WORK/128/best.pt"
 stage "$WORK/384" 3 configs/pool-384.toml --init-from "$WORK/224/best.pt"
 FINAL=$WORK/384/best.pt
+if [ "${MORE:-0}" = 1 ]; then  # MORE=1 recipes/pool/train.sh: three more 384-px epochs at a lower learning rate
+  stage "$WORK/384-more" 3 configs/pool-384-more.toml --init-from "$WORK/384/best.pt"
+  FINAL=$WORK/384-more/best.pt
+fi
 WORKING_SIZE=${WORKING_SIZE:-384}  # the size it colourises best at (README, "Working size"): recorded in the model
 
 $COLORIZER evaluate "$DATA" --model "$FINAL" --out "$WORK/eval" --working-size "$WORKING_SIZE"
