@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from benchmarks import (
+    chroma_boost,
     data_speed,
     inference_speed,
     key_frames,
@@ -28,6 +29,7 @@ from benchmarks.common import PHOTOS, machine, table
 from benchmarks.train_speed import images_per_second
 
 ROOT = Path(__file__).resolve().parents[1]
+POOL = ROOT / "runs" / "pool" / "data"  # the prepared pool of recipes/pool (the chroma boost is chosen on its split)
 GPU_LOG = ROOT / "benchmarks" / "results" / "gpu_train_speed.log"
 GPU_SPEED = ROOT / "benchmarks" / "results" / "gpu_speed.md"  # written by benchmarks/gpu_speed.py on a GPU
 
@@ -130,6 +132,7 @@ def main() -> None:
             cpu_training_section(data),
             light_inference.run(work / "light"),
             working_size.run(),
+            *([chroma_boost.run(POOL, (0, 0.3, 0.4, 0.5, 0.6))] if (POOL / "manifest.json").exists() else []),
             inference_speed.run(work),
             serve_speed.run(),
             video_consistency.run(work / "video"),

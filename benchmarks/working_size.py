@@ -87,7 +87,7 @@ def speed(colorizer: Colorizer, folder: Path, photo: Path, work: Path, size: int
 
 
 def run(model: str | None = None, sizes: tuple[int, ...] = (320, 384, 448, 512)) -> str:
-    colorizer = Colorizer.load(model)
+    colorizer = Colorizer.load(model, chroma_boost=0)  # the network's own colour: the size is the network's choice
     photos = held_out_photos()
     gray = colour(colorizer, photos, None)
     rows = [["gray (ab = 0)", *(f"{gray[s][0]:.2f} / {gray[s][1]:.2f}" for s in (*HELD_OUT, "all")), "", "", ""]]
@@ -112,7 +112,8 @@ def run(model: str | None = None, sizes: tuple[int, ...] = (320, 384, 448, 512))
         [
             "## Working size: colour on held-out sources and speed (`benchmarks/working_size.py`)",
             "",
-            f"{name}; the network at each working size, colour scored at {SCORED_AT} px on the sources the pool "
+            f"{name} (chroma boost 0: the network's own colour); the network at each working size, colour scored "
+            f"at {SCORED_AT} px on the sources the pool "
             f"model never trained on ({len(photos)} photos: PSNR dB / ΔE2000); speed in-process, decode to saved JPEG, "
             f"median of {REPEATS}: a folder of 16 one-megapixel JPEGs, one 12-MP JPEG.",
             "",

@@ -84,7 +84,7 @@ def _load_colorizer(args: argparse.Namespace):
     import colorizer.training  # noqa: F401  registers the on-the-fly export of checkpoints (no torch until used)
     from colorizer.inference.photos import Colorizer
 
-    return Colorizer.load(args.model, device=args.device, temperature=args.temperature)
+    return Colorizer.load(args.model, device=args.device, temperature=args.temperature, chroma_boost=args.chroma_boost)
 
 
 def cmd_colorize(args: argparse.Namespace) -> int:
@@ -144,7 +144,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     for line in result["protocol"]["left_out"]:
         print(f"  left out: {line}", file=sys.stderr)
     protocol = result["protocol"]
-    print(f"{protocol['images']} images at {args.size} px (longer side), the network at {protocol['working_size']}:")
+    print(
+        f"{protocol['images']} images at {args.size} px (longer side), the network at {protocol['working_size']}, "
+        f"chroma boost {protocol['chroma_boost']:g}:"
+    )
     print(format_table(result["mean"], result["sources"]))
     print(f"metrics.json, metrics.csv and comparison figures in {args.out}")
     return 0
@@ -161,9 +164,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         metrics = json.loads(args.metrics.read_text()) if args.metrics else None
         if args.output.suffix == ".onnx":
-            export_onnx(args.checkpoint, args.output, metrics, args.working_size)
+            export_onnx(args.checkpoint, args.output, metrics, args.working_size, args.chroma_boost)
         else:
-            export_model(args.checkpoint, args.output, metrics, args.working_size)
+            export_model(args.checkpoint, args.output, metrics, args.working_size, args.chroma_boost)
     except (CheckpointError, OSError, ValueError) as err:
         return _error(str(err))
     print(f"exported {args.checkpoint} -> {args.output} ({args.output.stat().st_size / 1e6:.1f} MB)")
@@ -224,6 +227,13 @@ def _add_model_arguments(p: argparse.ArgumentParser, size: bool = True) -> None:
         type=bounded(float, 0, 2, low_open=True),
         default=None,
         help="classification models: annealed-mean temperature, lower = more vivid (default: the model's, 0.38)",
+    )
+    p.add_argument(
+        "--chroma-boost",
+        type=bounded(float, 0, 2),
+        default=None,
+        help="how much bolder the colour is made where the network commits to one: 0 = the network's own colour, "
+        "0.5 = up to 1.5x the chroma (default: the model's; the bundled model's is 0.5)",
     )
 
 
@@ -423,6 +433,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="the longer side the model colourises best at, recorded as its default working size (measure it with "
         "`colorizer evaluate --working-size`; default: none recorded, so 512)",
+    )
+    p.add_argument(
+        "--chroma-boost",
+        type=bounded(float, 0, 2),
+        default=None,
+        help="the chroma boost recorded as the model's default (choose it on validation photos with `colorizer "
+        "evaluate --chroma-boost`; default: none recorded, so 0)",
     )
     p.set_defaults(run=cmd_export)
 

@@ -103,3 +103,10 @@ check "the model's recorded working size ignored" colorizer/inference/session.py
 check "evaluate runs the network at the scoring size" colorizer/training/evaluate.py \
   "prediction = colorizer.colorize_array(truth, size=working_size)" \
   "prediction = colorizer.colorize_array(truth, size=size)" tests/test_evaluate.py -k prepared_folder
+check "the chroma boost not applied where references are matched" colorizer/inference/photos.py \
+  "        return boost_chroma(ab, self.chroma_boost), features" "        return ab, features" \
+  tests/test_onnx.py -k chroma_boost
+check "the chroma boost not applied to photos" colorizer/inference/photos.py \
+  "        return boost_chroma(self.session.predict_ab(network_input, temperature or self.temperature), self.chroma_boost)" \
+  "        return self.session.predict_ab(network_input, temperature or self.temperature)" \
+  tests/test_onnx.py -k chroma_boost

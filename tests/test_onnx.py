@@ -16,6 +16,7 @@ from skimage.color import deltaE_ciede2000, rgb2lab
 
 from colorizer import Colorizer
 from colorizer.cli import main
+from colorizer.inference.color import boost_chroma
 from colorizer.inference.session import BUNDLED_MODEL, ModelError, ModelSession
 from colorizer.training import color
 from colorizer.training.checkpoint import load_checkpoint, model_from_checkpoint
@@ -42,6 +43,7 @@ def _torch_colorize(payload: dict, rgb: np.ndarray, size: int = 512) -> np.ndarr
         inputs = torch.cat([inputs, inputs.new_zeros(1, model.input_channels - 1, *inputs.shape[2:])], dim=1)
     with torch.no_grad():
         ab = color.denormalize_ab(head.decode(model(inputs)))
+    ab = torch.from_numpy(boost_chroma(ab.numpy(), payload.get("chroma_boost") or 0.0))  # the model's recorded boost
     ab = torch.nn.functional.interpolate(ab, size=(height, width), mode="bilinear")
     lab = torch.cat([color.rgb_to_lightness(photo), ab], dim=1)
     return (color.lab_to_rgb(lab)[0] * 255).round().byte().permute(1, 2, 0).numpy()
@@ -134,6 +136,34 @@ def test_export_records_the_working_size_a_model_colourises_at(trained, tmp_path
     assert np.array_equal(sized.colorize_array(photo), sized.colorize_array(photo, size=64))
     assert not np.array_equal(sized.colorize_array(photo), sized.colorize_array(photo, size=256))
     assert Colorizer.load().working_size == 384  # the bundled model's, measured (README: the bundled model)
+
+
+def test_export_records_the_chroma_boost_and_it_makes_committed_colour_bolder(trained, tmp_path):
+    best = trained["huber"] / "best.pt"
+    assert main(["export", str(best), str(tmp_path / "bold.onnx"), "--chroma-boost", "0.5"]) == 0
+    assert main(["export", str(best), str(tmp_path / "bold.pt"), "--chroma-boost", "0.5"]) == 0
+    assert main(["export", str(best), str(tmp_path / "plain.onnx")]) == 0
+    bold, plain = Colorizer.load(tmp_path / "bold.onnx"), Colorizer.load(tmp_path / "plain.onnx")
+    assert bold.chroma_boost == 0.5 and Colorizer.load(tmp_path / "bold.pt").chroma_boost == 0.5
+    assert plain.chroma_boost == 0.0 and Colorizer.load(tmp_path / "bold.onnx", chroma_boost=0).chroma_boost == 0
+    network_input = bold.network_input(np.asarray(colour_photo(96, 64, seed=5)), None)
+    raw, boosted = plain.predict_ab(network_input)[0], bold.predict_ab(network_input)[0]
+    gain = np.hypot(*boosted) / np.maximum(np.hypot(*raw), 1e-6)
+    expected = 1 + 0.5 * np.minimum(np.hypot(*raw) / 30, 1)
+    assert np.allclose(gain, expected, atol=1e-3)
+    assert np.allclose(bold.predict_with_features(network_input)[0][0], boosted)  # the path references take
+    moved = np.hypot(*raw) > 1
+    hue = np.angle(raw[0] + 1j * raw[1]) - np.angle(boosted[0] + 1j * boosted[1])
+    assert np.abs(np.angle(np.exp(1j * hue[moved]))).max() < 1e-4  # the hue stays
+    with pytest.raises(ValueError, match="chroma_boost"):
+        Colorizer.load(tmp_path / "bold.onnx", chroma_boost=3)
+    # the bundled model's, chosen on validation photos (README, "Vivid colour"), and what its colour carries
+    bundled, photo = Colorizer.load(), np.asarray(Image.open(EXAMPLES / "windmill.jpg").convert("RGB"))
+    assert bundled.chroma_boost == 0.5
+    lab_bold = rgb2lab(bundled.colorize_array(photo))
+    lab_raw = rgb2lab(Colorizer.load(chroma_boost=0).colorize_array(photo))
+    ratio = np.hypot(lab_bold[..., 1], lab_bold[..., 2]).mean() / np.hypot(lab_raw[..., 1], lab_raw[..., 2]).mean()
+    assert 1.1 < ratio < 1.5
 
 
 def test_a_checkpoint_loads_directly_and_colourises(trained):

@@ -169,6 +169,21 @@ def colorize_lightness(lightness_: np.ndarray, ab: np.ndarray) -> np.ndarray:
     return out
 
 
+BOOST_FULL_CHROMA = 30.0  # ab units: predicted chroma at and above which chroma_boost applies in full
+
+
+def boost_chroma(ab: np.ndarray, boost: float) -> np.ndarray:
+    """ab (B, 2, h, w) or (2, h, w) with its chroma scaled by 1 + boost * min(chroma / BOOST_FULL_CHROMA, 1).
+
+    A regression model hedges toward gray where several colours are plausible; this makes its colour bolder where it
+    already commits to one and leaves it near gray where it does not. The hue is unchanged. boost 0: the network's
+    own colour."""
+    if not boost:
+        return ab
+    chroma = np.sqrt(np.square(ab).sum(axis=-3, keepdims=True))
+    return (ab * (1 + boost * np.minimum(chroma / BOOST_FULL_CHROMA, 1))).astype(np.float32)
+
+
 def gray_preview(pixels: np.ndarray) -> np.ndarray:
     """What the network sees: (H, W, 3) uint8 with the photo's LAB lightness and no colour."""
     return colorize_lightness(lightness(pixels), np.zeros((2, 1, 1), np.float32))

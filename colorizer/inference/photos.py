@@ -20,6 +20,7 @@ from PIL import Image
 
 from colorizer.images import ImageReadError, Photo, read_photo, to_photo
 from colorizer.inference.color import (
+    boost_chroma,
     colorize_lightness,
     denormalize_ab,
     denormalize_l,
@@ -50,6 +51,17 @@ __all__ = [
 ]
 
 
+MAX_CHROMA_BOOST = 2.0
+
+
+def check_boost(boost: float) -> float:
+    if not (isinstance(boost, (int, float)) and 0 <= boost <= MAX_CHROMA_BOOST):
+        raise ValueError(
+            f"chroma_boost must be a number from 0 (the network's colour) to {MAX_CHROMA_BOOST:g}, got {boost!r}"
+        )
+    return float(boost)
+
+
 def working_shape(height: int, width: int, size: int) -> tuple[int, int]:
     """The network's input size for a photo: longer side `size` (never upscaled), each side at least 16 px."""
     scale = min(1.0, size / max(height, width))
@@ -78,9 +90,16 @@ def with_alpha(rgb: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
 class Colorizer:
     """A model ready to colourise: `Colorizer.load(path)` then `.colorize(image)`. Thread-safe."""
 
-    def __init__(self, session: ModelSession, temperature: float | None = None, hints_to_network: bool | None = None):
+    def __init__(
+        self,
+        session: ModelSession,
+        temperature: float | None = None,
+        hints_to_network: bool | None = None,
+        chroma_boost: float | None = None,
+    ):
         self.session = session
         self.temperature = temperature  # classification models: None means the model's own
+        self.chroma_boost = session.chroma_boost if chroma_boost is None else check_boost(chroma_boost)
         self.hints_to_network = HINTS_TO_NETWORK if hints_to_network is None else hints_to_network
 
     @classmethod
@@ -90,9 +109,12 @@ class Colorizer:
         device: str = "cpu",
         temperature: float | None = None,
         hints_to_network: bool | None = None,
+        chroma_boost: float | None = None,
     ) -> Colorizer:
-        """An .onnx model, a training checkpoint (exported on the fly; needs torch), or the bundled model (None)."""
-        return cls(ModelSession.load(path, device), temperature, hints_to_network)
+        """An .onnx model, a training checkpoint (exported on the fly; needs torch), or the bundled model (None).
+        chroma_boost: how much bolder the colour is made where the network commits to one (0: its own colour;
+        default: the model's recorded value, `color.boost_chroma`)."""
+        return cls(ModelSession.load(path, device), temperature, hints_to_network, chroma_boost)
 
     @property
     def metadata(self) -> dict:
@@ -185,15 +207,16 @@ class Colorizer:
         return float(saturation)
 
     def predict_ab(self, network_input: np.ndarray, temperature: float | None = None) -> np.ndarray:
-        """(B, 1, h, w) network input -> (B, 2, h, w) float32 ab in LAB units."""
-        return self.session.predict_ab(network_input, temperature or self.temperature)
+        """(B, 1, h, w) network input -> (B, 2, h, w) float32 ab in LAB units, the chroma boost applied."""
+        return boost_chroma(self.session.predict_ab(network_input, temperature or self.temperature), self.chroma_boost)
 
     def predict_with_features(
         self, network_input: np.ndarray, temperature: float | None = None
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """predict_ab and the encoder's features (B, F, h/8, w/8) for matching a reference (None if the model lacks
         them)."""
-        return self.session.predict(network_input, temperature or self.temperature, features=True)
+        ab, features = self.session.predict(network_input, temperature or self.temperature, features=True)
+        return boost_chroma(ab, self.chroma_boost), features
 
     def recombine(self, pixels: np.ndarray, ab: np.ndarray) -> np.ndarray:
         """The photo's full-resolution lightness + ab (2, h, w) upsampled to its size -> (H, W, 3) uint8."""

@@ -116,6 +116,12 @@ class ModelSession:
         return int(self.metadata.get("working_size") or DEFAULT_WORKING_SIZE)
 
     @property
+    def chroma_boost(self) -> float:
+        """How much bolder the network's colour is made where it commits to one (`color.boost_chroma`): chosen for
+        the model on validation photos and recorded at export (`colorizer export --chroma-boost`), else 0."""
+        return float(self.metadata.get("chroma_boost") or 0.0)
+
+    @property
     def head(self) -> dict:
         return self.metadata.get("head", {"kind": "regression"})
 

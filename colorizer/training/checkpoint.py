@@ -64,9 +64,15 @@ def model_from_checkpoint(payload: dict) -> ColorizationNet:
     return model.eval()
 
 
-def export_model(source: Path, destination: Path, metrics: dict | None = None, working_size: int | None = None) -> dict:
+def export_model(
+    source: Path,
+    destination: Path,
+    metrics: dict | None = None,
+    working_size: int | None = None,
+    chroma_boost: float | None = None,
+) -> dict:
     """Keep what inference needs (weights, model config, training config) plus optional metrics and the working size
-    to colourise at; drop the rest.
+    to colourise at and the chroma boost to colourise with; drop the rest.
 
     The result is what gets bundled: a few MB, loadable by `Colorizer.load`, never overwriting an existing file.
     """
@@ -79,6 +85,8 @@ def export_model(source: Path, destination: Path, metrics: dict | None = None, w
     exported["best_val_loss"] = payload.get("best_val_loss")
     if working_size or payload.get("working_size"):
         exported["working_size"] = working_size or payload["working_size"]
+    if chroma_boost is not None or payload.get("chroma_boost") is not None:
+        exported["chroma_boost"] = chroma_boost if chroma_boost is not None else payload["chroma_boost"]
     if metrics is not None:
         exported["metrics"] = metrics
     save_checkpoint(destination, exported)

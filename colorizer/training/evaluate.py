@@ -99,6 +99,7 @@ def evaluate(
             "data": str(data),
             "size": size,
             "working_size": working_size,
+            "chroma_boost": colorizer.chroma_boost,
             "images": len(images),
             "left_out": left_out,
         },

@@ -64,10 +64,17 @@ class InferenceGraph(nn.Module):
         return ab, torch.cat(chosen, dim=1)
 
 
-def metadata_of(payload: dict, stride: int, metrics: dict | None = None, working_size: int | None = None) -> dict:
+def metadata_of(
+    payload: dict,
+    stride: int,
+    metrics: dict | None = None,
+    working_size: int | None = None,
+    chroma_boost: float | None = None,
+) -> dict:
     """The JSON description stored in the ONNX file (tensors such as the colour prior are left out). working_size:
     the longer side the model colourises best at (measured with `colorizer evaluate --working-size`); when neither
-    it nor the checkpoint gives one, none is recorded and the model gets the inference default."""
+    it nor the checkpoint gives one, none is recorded and the model gets the inference default. chroma_boost likewise
+    (`colorizer.inference.color.boost_chroma`; chosen with `colorizer evaluate --chroma-boost` on validation photos)."""
     head = {
         k: v
         for k, v in (payload.get("head") or {"kind": "regression", "loss": "mse"}).items()
@@ -82,13 +89,19 @@ def metadata_of(payload: dict, stride: int, metrics: dict | None = None, working
         "config": payload.get("config"),
         "stride": stride,
         "working_size": working_size or payload.get("working_size"),
+        "chroma_boost": chroma_boost if chroma_boost is not None else payload.get("chroma_boost"),
         "trained_epochs": payload.get("epoch", payload.get("trained_epochs")),
         "best_val_loss": payload.get("best_val_loss"),
         "metrics": metrics if metrics is not None else payload.get("metrics"),
     }
 
 
-def onnx_bytes(source: Path | dict, metrics: dict | None = None, working_size: int | None = None) -> bytes:
+def onnx_bytes(
+    source: Path | dict,
+    metrics: dict | None = None,
+    working_size: int | None = None,
+    chroma_boost: float | None = None,
+) -> bytes:
     """A checkpoint (path or loaded payload) as a serialised ONNX model with its metadata."""
     payload = load_checkpoint(Path(source)) if not isinstance(source, dict) else source
     model = model_from_checkpoint(payload)
@@ -121,18 +134,24 @@ def onnx_bytes(source: Path | dict, metrics: dict | None = None, working_size: i
 
     proto = onnx.load_from_string(buffer.getvalue())
     entry = proto.metadata_props.add()
-    entry.key, entry.value = METADATA_KEY, json.dumps(metadata_of(payload, stride, metrics, working_size))
+    entry.key, entry.value = METADATA_KEY, json.dumps(metadata_of(payload, stride, metrics, working_size, chroma_boost))
     proto.producer_name = "colorizer"
     return proto.SerializeToString()
 
 
-def export_onnx(source: Path, destination: Path, metrics: dict | None = None, working_size: int | None = None) -> None:
+def export_onnx(
+    source: Path,
+    destination: Path,
+    metrics: dict | None = None,
+    working_size: int | None = None,
+    chroma_boost: float | None = None,
+) -> None:
     """Write `source`'s ONNX model to `destination` (never over an existing file; atomically)."""
     from colorizer.atomic import atomic_path
 
     destination = Path(destination)
     if destination.exists():
         raise CheckpointError(f"{destination} exists; remove it first (exports never overwrite)")
-    data = onnx_bytes(source, metrics, working_size)
+    data = onnx_bytes(source, metrics, working_size, chroma_boost)
     with atomic_path(destination) as tmp:
         tmp.write_bytes(data)

@@ -37,12 +37,12 @@ stage "$WORK/128" 14 configs/pool-128.toml --init-from recipes/bundled-model.pt
 stage "$WORK/224" 5 configs/pool-224.toml --init-from "$WORK/128/best.pt"
 stage "$WORK/384" 3 configs/pool-384.toml --init-from "$WORK/224/best.pt"
 FINAL=$WORK/384/best.pt
-if [ "${MORE:-0}" = 1 ]; then  # MORE=1 recipes/pool/train.sh: three more 384-px epochs at a lower learning rate
-  stage "$WORK/384-more" 3 configs/pool-384-more.toml --init-from "$WORK/384/best.pt"
-  FINAL=$WORK/384-more/best.pt
-fi
-WORKING_SIZE=${WORKING_SIZE:-384}  # the size it colourises best at (README, "Working size"): recorded in the model
+# Recorded in the model: the size it colourises best at (README, "Working size") and how much bolder its colour is made
+# where it commits to one (README, "Vivid colour": chosen on the validation split, `python -m benchmarks.chroma_boost`).
+WORKING_SIZE=${WORKING_SIZE:-384}
+CHROMA_BOOST=${CHROMA_BOOST:-0.5}
 
-$COLORIZER evaluate "$DATA" --model "$FINAL" --out "$WORK/eval" --working-size "$WORKING_SIZE"
+$COLORIZER evaluate "$DATA" --model "$FINAL" --out "$WORK/eval" --working-size "$WORKING_SIZE" \
+  --chroma-boost "$CHROMA_BOOST"
 [ -f "$WORK/colorizer.onnx" ] || $COLORIZER export "$FINAL" "$WORK/colorizer.onnx" \
-  --metrics "$WORK/eval/metrics.json" --working-size "$WORKING_SIZE"
+  --metrics "$WORK/eval/metrics.json" --working-size "$WORKING_SIZE" --chroma-boost "$CHROMA_BOOST"
