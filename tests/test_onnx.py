@@ -123,13 +123,17 @@ def test_export_keeps_metadata_and_matches_the_checkpoint(trained, tmp_path, los
     assert np.abs(features[:, : finest.shape[1]] - finest[..., :5, :7].numpy()).max() < 1e-3
 
 
+def _exported(best: Path, folder: Path, *flags: str) -> tuple[Colorizer, Colorizer, Colorizer]:
+    """`best` exported with FLAGS as ONNX and as a stripped checkpoint, and as ONNX without them: all three loaded."""
+    assert main(["export", str(best), str(folder / "flagged.onnx"), *flags]) == 0
+    assert main(["export", str(best), str(folder / "flagged.pt"), *flags]) == 0
+    assert main(["export", str(best), str(folder / "plain.onnx")]) == 0
+    return tuple(Colorizer.load(folder / name) for name in ("flagged.onnx", "flagged.pt", "plain.onnx"))
+
+
 def test_export_records_the_working_size_a_model_colourises_at(trained, tmp_path):
-    best = trained["huber"] / "best.pt"
-    assert main(["export", str(best), str(tmp_path / "sized.onnx"), "--working-size", "64"]) == 0
-    assert main(["export", str(best), str(tmp_path / "sized.pt"), "--working-size", "64"]) == 0
-    assert main(["export", str(best), str(tmp_path / "plain.onnx")]) == 0
-    sized, plain = Colorizer.load(tmp_path / "sized.onnx"), Colorizer.load(tmp_path / "plain.onnx")
-    assert sized.working_size == 64 and Colorizer.load(tmp_path / "sized.pt").working_size == 64
+    sized, sized_pt, plain = _exported(trained["huber"] / "best.pt", tmp_path, "--working-size", "64")
+    assert sized.working_size == 64 and sized_pt.working_size == 64
     assert plain.working_size == 512  # none recorded: the inference default
     photo = np.asarray(colour_photo(300, 200, seed=3))
     assert sized.network_input(photo, None).shape[-2:] == (43, 64)  # the recorded size when a call gives none
@@ -139,13 +143,9 @@ def test_export_records_the_working_size_a_model_colourises_at(trained, tmp_path
 
 
 def test_export_records_the_chroma_boost_and_it_makes_committed_colour_bolder(trained, tmp_path):
-    best = trained["huber"] / "best.pt"
-    assert main(["export", str(best), str(tmp_path / "bold.onnx"), "--chroma-boost", "0.5"]) == 0
-    assert main(["export", str(best), str(tmp_path / "bold.pt"), "--chroma-boost", "0.5"]) == 0
-    assert main(["export", str(best), str(tmp_path / "plain.onnx")]) == 0
-    bold, plain = Colorizer.load(tmp_path / "bold.onnx"), Colorizer.load(tmp_path / "plain.onnx")
-    assert bold.chroma_boost == 0.5 and Colorizer.load(tmp_path / "bold.pt").chroma_boost == 0.5
-    assert plain.chroma_boost == 0.0 and Colorizer.load(tmp_path / "bold.onnx", chroma_boost=0).chroma_boost == 0
+    bold, bold_pt, plain = _exported(trained["huber"] / "best.pt", tmp_path, "--chroma-boost", "0.5")
+    assert bold.chroma_boost == 0.5 and bold_pt.chroma_boost == 0.5
+    assert plain.chroma_boost == 0.0 and Colorizer.load(tmp_path / "flagged.onnx", chroma_boost=0).chroma_boost == 0
     network_input = bold.network_input(np.asarray(colour_photo(96, 64, seed=5)), None)
     raw, boosted = plain.predict_ab(network_input)[0], bold.predict_ab(network_input)[0]
     gain = np.hypot(*boosted) / np.maximum(np.hypot(*raw), 1e-6)
@@ -156,7 +156,7 @@ def test_export_records_the_chroma_boost_and_it_makes_committed_colour_bolder(tr
     hue = np.angle(raw[0] + 1j * raw[1]) - np.angle(boosted[0] + 1j * boosted[1])
     assert np.abs(np.angle(np.exp(1j * hue[moved]))).max() < 1e-4  # the hue stays
     with pytest.raises(ValueError, match="chroma_boost"):
-        Colorizer.load(tmp_path / "bold.onnx", chroma_boost=3)
+        Colorizer.load(tmp_path / "flagged.onnx", chroma_boost=3)
     # the bundled model's, chosen on validation photos (README, "Vivid colour"), and what its colour carries
     bundled, photo = Colorizer.load(), np.asarray(Image.open(EXAMPLES / "windmill.jpg").convert("RGB"))
     assert bundled.chroma_boost == 0.5
