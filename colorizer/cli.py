@@ -163,10 +163,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         return _error(f"export needs the training extra (pip install 'photo-colorizer[train]'): {err}")
     try:
         metrics = json.loads(args.metrics.read_text()) if args.metrics else None
-        if args.output.suffix == ".onnx":
-            export_onnx(args.checkpoint, args.output, metrics, args.working_size, args.chroma_boost)
-        else:
-            export_model(args.checkpoint, args.output, metrics, args.working_size, args.chroma_boost)
+        settings = {"working_size": args.working_size, "chroma_boost": args.chroma_boost}
+        export = export_onnx if args.output.suffix == ".onnx" else export_model
+        export(args.checkpoint, args.output, metrics, settings)
     except (CheckpointError, OSError, ValueError) as err:
         return _error(str(err))
     print(f"exported {args.checkpoint} -> {args.output} ({args.output.stat().st_size / 1e6:.1f} MB)")

@@ -181,7 +181,7 @@ def boost_chroma(ab: np.ndarray, boost: float) -> np.ndarray:
     if not boost:
         return ab
     chroma = np.sqrt(np.square(ab).sum(axis=-3, keepdims=True))
-    return (ab * (1 + boost * np.minimum(chroma / BOOST_FULL_CHROMA, 1))).astype(np.float32)
+    return (ab * (1 + boost * np.minimum(chroma / BOOST_FULL_CHROMA, 1))).astype(np.float32, copy=False)
 
 
 def gray_preview(pixels: np.ndarray) -> np.ndarray:

@@ -64,15 +64,23 @@ def model_from_checkpoint(payload: dict) -> ColorizationNet:
     return model.eval()
 
 
-def export_model(
-    source: Path,
-    destination: Path,
-    metrics: dict | None = None,
-    working_size: int | None = None,
-    chroma_boost: float | None = None,
-) -> dict:
-    """Keep what inference needs (weights, model config, training config) plus optional metrics and the working size
-    to colourise at and the chroma boost to colourise with; drop the rest.
+# What a model is colourised with unless a call says otherwise, recorded in exported models (ONNX metadata, stripped
+# checkpoints): the network's working size (`colorizer evaluate --working-size` measures it) and its chroma boost
+# (`colorizer.inference.color.boost_chroma`, chosen on validation photos). Unrecorded: the inference defaults.
+INFERENCE_SETTINGS = ("working_size", "chroma_boost")
+
+
+def inference_settings(payload: dict, given: dict | None = None) -> dict:
+    """The INFERENCE_SETTINGS to record: each as `given`, else as the checkpoint already records it; unset ones left
+    out."""
+    given = given or {}
+    chosen = {key: given.get(key) if given.get(key) is not None else payload.get(key) for key in INFERENCE_SETTINGS}
+    return {key: value for key, value in chosen.items() if value is not None}
+
+
+def export_model(source: Path, destination: Path, metrics: dict | None = None, settings: dict | None = None) -> dict:
+    """Keep what inference needs (weights, model config, training config, `inference_settings`) plus optional
+    metrics; drop the rest. settings: {"working_size": 384, "chroma_boost": 0.5} to record (INFERENCE_SETTINGS).
 
     The result is what gets bundled: a few MB, loadable by `Colorizer.load`, never overwriting an existing file.
     """
@@ -83,10 +91,7 @@ def export_model(
     exported = {k: payload[k] for k in ("model", "model_config", "head", "config") if k in payload}
     exported["trained_epochs"] = payload.get("epoch", payload.get("trained_epochs"))
     exported["best_val_loss"] = payload.get("best_val_loss")
-    if working_size or payload.get("working_size"):
-        exported["working_size"] = working_size or payload["working_size"]
-    if chroma_boost is not None or payload.get("chroma_boost") is not None:
-        exported["chroma_boost"] = chroma_boost if chroma_boost is not None else payload["chroma_boost"]
+    exported.update(inference_settings(payload, settings))
     if metrics is not None:
         exported["metrics"] = metrics
     save_checkpoint(destination, exported)

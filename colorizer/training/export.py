@@ -22,7 +22,7 @@ from torch import nn
 
 from colorizer import __version__
 from colorizer.inference.session import FORMAT, METADATA_KEY, VERSION
-from colorizer.training.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint
+from colorizer.training.checkpoint import CheckpointError, inference_settings, load_checkpoint, model_from_checkpoint
 from colorizer.training.color import AB_SCALE
 from colorizer.training.heads import ClassificationHead, head_from_state
 from colorizer.training.model import UNetDecoder
@@ -64,17 +64,9 @@ class InferenceGraph(nn.Module):
         return ab, torch.cat(chosen, dim=1)
 
 
-def metadata_of(
-    payload: dict,
-    stride: int,
-    metrics: dict | None = None,
-    working_size: int | None = None,
-    chroma_boost: float | None = None,
-) -> dict:
-    """The JSON description stored in the ONNX file (tensors such as the colour prior are left out). working_size:
-    the longer side the model colourises best at (measured with `colorizer evaluate --working-size`); when neither
-    it nor the checkpoint gives one, none is recorded and the model gets the inference default. chroma_boost likewise
-    (`colorizer.inference.color.boost_chroma`; chosen with `colorizer evaluate --chroma-boost` on validation photos)."""
+def metadata_of(payload: dict, stride: int, metrics: dict | None = None, settings: dict | None = None) -> dict:
+    """The JSON description stored in the ONNX file (tensors such as the colour prior are left out), with the
+    settings the model is colourised with by default (`checkpoint.inference_settings`)."""
     head = {
         k: v
         for k, v in (payload.get("head") or {"kind": "regression", "loss": "mse"}).items()
@@ -88,20 +80,14 @@ def metadata_of(
         "head": head,
         "config": payload.get("config"),
         "stride": stride,
-        "working_size": working_size or payload.get("working_size"),
-        "chroma_boost": chroma_boost if chroma_boost is not None else payload.get("chroma_boost"),
+        **inference_settings(payload, settings),
         "trained_epochs": payload.get("epoch", payload.get("trained_epochs")),
         "best_val_loss": payload.get("best_val_loss"),
         "metrics": metrics if metrics is not None else payload.get("metrics"),
     }
 
 
-def onnx_bytes(
-    source: Path | dict,
-    metrics: dict | None = None,
-    working_size: int | None = None,
-    chroma_boost: float | None = None,
-) -> bytes:
+def onnx_bytes(source: Path | dict, metrics: dict | None = None, settings: dict | None = None) -> bytes:
     """A checkpoint (path or loaded payload) as a serialised ONNX model with its metadata."""
     payload = load_checkpoint(Path(source)) if not isinstance(source, dict) else source
     model = model_from_checkpoint(payload)
@@ -134,24 +120,19 @@ def onnx_bytes(
 
     proto = onnx.load_from_string(buffer.getvalue())
     entry = proto.metadata_props.add()
-    entry.key, entry.value = METADATA_KEY, json.dumps(metadata_of(payload, stride, metrics, working_size, chroma_boost))
+    entry.key, entry.value = METADATA_KEY, json.dumps(metadata_of(payload, stride, metrics, settings))
     proto.producer_name = "colorizer"
     return proto.SerializeToString()
 
 
-def export_onnx(
-    source: Path,
-    destination: Path,
-    metrics: dict | None = None,
-    working_size: int | None = None,
-    chroma_boost: float | None = None,
-) -> None:
-    """Write `source`'s ONNX model to `destination` (never over an existing file; atomically)."""
+def export_onnx(source: Path, destination: Path, metrics: dict | None = None, settings: dict | None = None) -> None:
+    """Write `source`'s ONNX model to `destination` (never over an existing file; atomically), recording `settings`
+    ({"working_size": 384, "chroma_boost": 0.5}; `checkpoint.inference_settings`)."""
     from colorizer.atomic import atomic_path
 
     destination = Path(destination)
     if destination.exists():
         raise CheckpointError(f"{destination} exists; remove it first (exports never overwrite)")
-    data = onnx_bytes(source, metrics, working_size, chroma_boost)
+    data = onnx_bytes(source, metrics, settings)
     with atomic_path(destination) as tmp:
         tmp.write_bytes(data)
