@@ -1,16 +1,23 @@
-"""Colour hints, measured: Zhang et al.'s sweep on photo sources never trained on, how far one hint reaches, an
-example figure (points and strokes), and the time hints add.
+"""Colour hints, measured: Zhang et al.'s sweep on photo sources never trained on, how much of a photo one click or
+one stroke changes, figures (one click before and after the local solver; points and strokes), and the time hints
+add.
 
 Sweep protocol (after REFERENCES §10): each photo resized to 512 px on its longer side; N hints sampled from the
 truth, each a 6x6 patch whose centre is drawn from a normal around the image centre (sd = side / 4 per axis, clipped
 inside), its value the patch's mean ab; PSNR and mean CIEDE2000 of the result against the photo. The same hint
-positions (seeded) for every method: the learned hint branch alone, the hints spread along objects from the
-automatic colour (`colorizer.inference.spread`, what colourising does), and both. The gray baseline sits beside.
+positions (seeded) for every method: the learned hint branch alone, the hints spread along edges only (reach 0), and
+along edges and to what looks alike at the default reach (what colourising does). The gray baseline sits beside.
 
-    python -m benchmarks.hints --data runs/pool/data --out docs/   # held-out split of a prepared folder
+Locality protocol: one click (a 5x5 point) or one stroke (a fifth of the width, 5 px wide) at the photo's centre in a
+colour contrasting with the model's there (its hue turned half way round, chroma at least 50); the share of the
+photo whose a*b* moves by more than 5 units, quartiles over the photos, at reach 0, the default and 1.
+
+    python -m benchmarks.hints --data runs/pool/data --every 2 --out docs/   # held-out split of a prepared folder
+    python -m benchmarks.hints --data runs/pool/data --split val --every 4 --no-timing   # where defaults are chosen
     python -m benchmarks.hints --data photos/ --model m.onnx         # or any folder of colour photos
 
-Writes benchmarks/results/hints.md (the tables) and, with --out, docs/hints-sweep.png and docs/hints-examples.png.
+Writes benchmarks/results/hints.md (the tables) and, with --out, docs/hints-sweep.png, docs/hints-examples.png and
+docs/hints-one-click.png.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from skimage.color import deltaE_ciede2000, rgb2lab
 
 from benchmarks.common import table
 from colorizer import Colorizer
+from colorizer.inference import DEFAULT_REACH
 from colorizer.inference.color import gray_preview, normalize_ab
 from colorizer.training.evaluate import evaluation_images
 from colorizer.training.metrics import psnr
@@ -39,38 +47,46 @@ PATCH = 6
 SIZE = 512
 
 
-def sample_hints(truth_lab: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
-    """(3, H, W) hint maps (a / 110, b / 110, mask) of `count` 6x6 truth patches placed as in Zhang et al."""
+def sample_hints(truth_lab: np.ndarray, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(3, H, W) hint maps (a / 110, b / 110, mask) of `count` 6x6 truth patches placed as in Zhang et al., and
+    their labels (H, W) (which patch covers each pixel, 0: none)."""
     height, width = truth_lab.shape[:2]
     maps = np.zeros((3, height, width), np.float32)
-    for _ in range(count):
+    labels = np.zeros((height, width), np.int32)
+    for number in range(1, count + 1):
         top = int(np.clip(rng.normal(height / 2, height / 4) - PATCH / 2, 0, height - PATCH))
         left = int(np.clip(rng.normal(width / 2, width / 4) - PATCH / 2, 0, width - PATCH))
         patch = truth_lab[top : top + PATCH, left : left + PATCH, 1:].reshape(-1, 2).mean(axis=0)
         maps[:2, top : top + PATCH, left : left + PATCH] = normalize_ab(patch)[:, None, None]
         maps[2, top : top + PATCH, left : left + PATCH] = 1.0
-    return maps
+        labels[top : top + PATCH, left : left + PATCH] = number
+    return maps, labels
 
 
-def colorize_with_maps(
-    colorizer: Colorizer, rgb: np.ndarray, maps: np.ndarray | None, mode: str = "spread"
-) -> np.ndarray:
-    """mode: "branch" (the learned hint branch alone), "spread" (the automatic colour, hints spread along objects:
-    the default) or "both" (the branch's colour, then the hints spread)."""
+def steered_ab(colorizer: Colorizer, rgb: np.ndarray, maps, labels, mode: str = "spread") -> np.ndarray:
+    """The ab (2, h, w) at the working size. mode: "branch" (the learned hint branch alone), "local" (the automatic
+    colour, hints spread along edges only: reach 0), "spread" (also to what looks alike, at the default reach: what
+    colourising does)."""
     network_input = colorizer.network_input(rgb, SIZE)
-    if colorizer.takes_hints and maps is not None and mode in ("branch", "both"):
+    if colorizer.takes_hints and maps is not None and mode == "branch":
         network_input[0, 1:] = maps
-    ab = colorizer.predict_ab(network_input)[0]
-    if maps is not None and maps[2].any() and mode in ("spread", "both"):
-        ab = colorizer.follow_hint_maps(network_input[0], ab, maps)
-    return colorizer.recombine(rgb, ab)
+    ab, features = colorizer.predict_with_features(network_input)
+    ab, features = ab[0], None if features is None else features[0]
+    if maps is not None and maps[2].any() and mode != "branch":
+        reach = 0.0 if mode == "local" else DEFAULT_REACH
+        ab = colorizer.follow_hint_maps(network_input[0], ab, maps, labels, reach, features)
+    return ab
+
+
+def colorize_with_maps(colorizer: Colorizer, rgb: np.ndarray, maps, labels=None, mode: str = "spread") -> np.ndarray:
+    return colorizer.recombine(rgb, steered_ab(colorizer, rgb, maps, labels, mode))
 
 
 def scores(truth: np.ndarray, truth_lab: np.ndarray, result: np.ndarray) -> tuple[float, float]:
     return psnr(truth, result), float(deltaE_ciede2000(truth_lab, rgb2lab(result)).mean())
 
 
-MODES = ("branch", "spread", "both")
+MODES = ("branch", "local", "spread")
 
 
 def sweep(photos, colorizer: Colorizer, modes=MODES, seed: int = 0) -> dict:
@@ -82,10 +98,12 @@ def sweep(photos, colorizer: Colorizer, modes=MODES, seed: int = 0) -> dict:
         gray.append(scores(truth, truth_lab, gray_preview(truth)))
         automatic = scores(truth, truth_lab, colorize_with_maps(colorizer, truth, None))
         for n in COUNTS:
-            maps = sample_hints(truth_lab, n, np.random.default_rng([seed, index, n]))
+            maps, labels = sample_hints(truth_lab, n, np.random.default_rng([seed, index, n]))
             for mode in modes:
                 result = (
-                    automatic if n == 0 else scores(truth, truth_lab, colorize_with_maps(colorizer, truth, maps, mode))
+                    automatic
+                    if n == 0
+                    else scores(truth, truth_lab, colorize_with_maps(colorizer, truth, maps, labels, mode))
                 )
                 results[mode][n].append(result)
     mean = lambda rows: (float(np.mean([r[0] for r in rows])), float(np.mean([r[1] for r in rows])))  # noqa: E731
@@ -95,15 +113,38 @@ def sweep(photos, colorizer: Colorizer, modes=MODES, seed: int = 0) -> dict:
     }
 
 
-def one_hint_reach(photos, colorizer: Colorizer, seed: int = 1) -> list[float]:
-    """Share of each photo's pixels whose a*b* one hint (sampled as in the sweep) moves by more than 5 units."""
+def contrasting_click(ab: np.ndarray, kind: str = "point") -> tuple[np.ndarray, np.ndarray]:
+    """Hint maps and labels at the working size for one click (a 5x5 point at the centre) or one stroke (a line a
+    fifth of the width long through the centre, 5 px wide) in a colour contrasting with the model's there: its hue
+    turned half way round, chroma at least 50 (blue where the model gives no colour)."""
+    _, height, width = ab.shape
+    cy, cx = height // 2, width // 2
+    if kind == "point":
+        covered = (slice(cy - 2, cy + 3), slice(cx - 2, cx + 3))
+    else:
+        covered = (slice(cy - 2, cy + 3), slice(cx - width // 10, cx + width // 10))
+    here = ab[:, covered[0], covered[1]].reshape(2, -1).mean(axis=1)
+    chroma = float(np.hypot(*here))
+    direction = -here / chroma if chroma > 3 else np.array([0.0, -1.0])
+    maps = np.zeros((3, height, width), np.float32)
+    labels = np.zeros((height, width), np.int32)
+    maps[:2, covered[0], covered[1]] = normalize_ab(direction * max(50.0, chroma))[:, None, None]
+    maps[2, covered[0], covered[1]] = 1.0
+    labels[covered] = 1
+    return maps, labels
+
+
+def locality(photos, colorizer: Colorizer, kind: str = "point", reach: float = DEFAULT_REACH) -> list[float]:
+    """Share of each photo (at the working size) whose a*b* one contrasting click or stroke at its centre moves by
+    more than 5 units."""
     shares = []
-    for index, (_, truth) in enumerate(photos):
-        truth_lab = rgb2lab(truth)
-        maps = sample_hints(truth_lab, 1, np.random.default_rng([seed, index]))
-        before = rgb2lab(colorize_with_maps(colorizer, truth, None))[..., 1:]
-        after = rgb2lab(colorize_with_maps(colorizer, truth, maps))[..., 1:]
-        shares.append(float((np.linalg.norm(after - before, axis=-1) > 5).mean()))
+    for _, truth in photos:
+        network_input = colorizer.network_input(truth, SIZE)
+        ab, features = colorizer.predict_with_features(network_input)
+        ab, features = ab[0], None if features is None else features[0]
+        maps, labels = contrasting_click(ab, kind)
+        after = colorizer.follow_hint_maps(network_input[0], ab, maps, labels, reach, features)
+        shares.append(float((np.hypot(*(after - ab)) > 5).mean()))
     return shares
 
 
@@ -114,7 +155,11 @@ def sweep_plot(result: dict, path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
 
     counts = list(COUNTS)
-    labels = {"branch": "learned hint branch", "spread": "spread along objects (default)", "both": "branch + spread"}
+    labels = {
+        "branch": "learned hint branch",
+        "local": "spread along edges only (reach 0)",
+        "spread": f"along edges and to what looks alike (reach {DEFAULT_REACH}, default)",
+    }
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), dpi=100)
     for axis, k, label in (
         (axes[0], 0, "PSNR dB (higher is better)"),
@@ -187,6 +232,65 @@ def example_figure(photos, colorizer: Colorizer, path: Path) -> None:
     comparison_grid(rows, labels, height=240).save(path)
 
 
+PREVIOUS_SOLVER = "111c662"  # the last commit with the pyramid solver that one click repainted whole photos with
+
+
+def previous_spread():
+    """The spreading function of PREVIOUS_SOLVER, read from the repository's history (for the figure only)."""
+    import importlib.util
+    import tempfile
+
+    source = subprocess.run(
+        ["git", "show", f"{PREVIOUS_SOLVER}:colorizer/inference/spread.py"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    ).stdout
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as file:
+        file.write(source)
+    spec = importlib.util.spec_from_file_location("previous_spread", file.name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.spread_corrections
+
+
+def one_click_figure(photos, colorizer: Colorizer, path: Path) -> None:
+    """automatic | one contrasting click, the previous solver | the same click now (reach 0.5), marked."""
+    from colorizer.figures import comparison_grid
+    from colorizer.inference.color import denormalize_ab, denormalize_l
+
+    previous = previous_spread()
+    rows = []
+    for _, truth in photos:
+        network_input = colorizer.network_input(truth, SIZE)
+        ab, features = colorizer.predict_with_features(network_input)
+        ab, features = ab[0], None if features is None else features[0]
+        maps, labels = contrasting_click(ab)
+        wanted = denormalize_ab(maps[:2]) - ab
+        before = ab + previous(denormalize_l(network_input[0, 0]), maps[2], wanted)
+        now = colorizer.follow_hint_maps(network_input[0], ab, maps, labels, DEFAULT_REACH, features)
+        height, width = truth.shape[:2]
+        colour = lab_to_hex(maps[:2, ab.shape[1] // 2, ab.shape[2] // 2])
+        click = [{"x": width // 2, "y": height // 2, "color": colour}]
+        rows.append(
+            [colorizer.recombine(truth, ab)]
+            + [draw_hints(colorizer.recombine(truth, result), click) for result in (before, now)]
+        )
+    labels = ("automatic", f"one click, previous solver ({PREVIOUS_SOLVER})", f"one click now (reach {DEFAULT_REACH})")
+    comparison_grid(rows, labels, height=240).save(path)
+
+
+def lab_to_hex(normalized_ab: np.ndarray) -> str:
+    from skimage.color import lab2rgb
+
+    from colorizer.inference.color import denormalize_ab
+
+    a, b = denormalize_ab(normalized_ab)
+    rgb = np.clip(lab2rgb(np.array([[[60.0, a, b]]]))[0, 0] * 255, 0, 255).round().astype(int)
+    return "#" + "".join(f"{v:02x}" for v in rgb)
+
+
 def timing(colorizer: Colorizer, work: Path, photo_source: Path) -> list[list[str]]:
     """CLI (process start included) for a 12-MP JPEG and the page's request for a 1-MP one, with and without 10
     hints (medians of 5)."""
@@ -250,7 +354,7 @@ def timing(colorizer: Colorizer, work: Path, photo_source: Path) -> list[list[st
 
 def sweep_table(result: dict) -> str:
     modes = [m for m in MODES if m in result]
-    names = {"branch": "learned branch", "spread": "spread (default)", "both": "branch + spread"}
+    names = {"branch": "learned branch", "local": "edges only (reach 0)", "spread": f"default (reach {DEFAULT_REACH})"}
     header = ["hints", *[f"{names[m]}: PSNR dB / ΔE2000" for m in modes]]
     rows = [["gray baseline", *[f"{result['gray'][0]:.2f} / {result['gray'][1]:.2f}" for _ in modes]]]
     for n in COUNTS:
@@ -275,7 +379,12 @@ def main() -> None:
     modes = MODES if colorizer.takes_hints else ("spread",)
     started = time.perf_counter()
     result = sweep(photos, colorizer, modes)
-    reach = one_hint_reach(photos, colorizer)
+    quartiles = lambda shares: "/".join(f"{q:.0%}" for q in np.percentile(shares, [25, 50, 75]))  # noqa: E731
+    reaches = (0.0, DEFAULT_REACH, 1.0)
+    local_rows = [
+        [f"one {kind}", *[quartiles(locality(photos, colorizer, kind, reach)) for reach in reaches]]
+        for kind in ("point", "stroke")
+    ]
     lines = [
         "# Colour hints (benchmarks/hints.py)",
         "",
@@ -286,13 +395,16 @@ def main() -> None:
         "",
         sweep_table(result),
         "",
-        f"One hint (sampled as in the sweep) changes the colour (> 5 ab units) of a median {np.median(reach):.0%} of "
-        f"the photo (quartiles {np.percentile(reach, 25):.0%} - {np.percentile(reach, 75):.0%}).",
+        "Share of the photo whose colour one contrasting click (or stroke) at its centre changes by more than 5 ab "
+        "units, quartiles 25/50/75 %:",
+        "",
+        table(["hint", *[f"reach {reach:g}" for reach in reaches]], local_rows),
     ]
     print("\n".join(lines), flush=True)
     if args.out:
         sweep_plot(result, args.out / "hints-sweep.png", f"{len(photos)} photos of sources never trained on")
         example_figure(photos[:4], colorizer, args.out / "hints-examples.png")
+        one_click_figure(photos[:4], colorizer, args.out / "hints-one-click.png")
     if not args.no_timing:
         import tempfile
 
@@ -303,7 +415,7 @@ def main() -> None:
         print(lines[-1])
     results = Path(__file__).resolve().parent / "results"
     results.mkdir(exist_ok=True)
-    (results / "hints.md").write_text("\n".join(lines) + "\n")
+    (results / f"hints-{args.split}.md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

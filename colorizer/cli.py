@@ -114,6 +114,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
             reference=args.reference,
             key_frames=args.key_frame,
             frames=args.frame,
+            reach=args.hint_reach,
         )
     except BatchError as err:
         return _error(str(err))
@@ -336,6 +337,15 @@ def build_parser() -> argparse.ArgumentParser:
         help='colour hints, a JSON list of points {"x": 412, "y": 96, "color": "#b0302a"} and strokes {"points": '
         '[[x, y], ...], "color": "#b0302a"} in photo pixels (optional "radius"); each spreads along its object. A '
         "photo's own NAME.hints.json beside it takes precedence",
+    )
+    from colorizer.inference import DEFAULT_REACH
+
+    p.add_argument(
+        "--hint-reach",
+        type=bounded(float, 0, 1),
+        default=None,
+        help="how far a hint's colour goes beyond the object under it, to what looks alike: 0 = that object only, 1 = "
+        f'everything alike in the photo (default: {DEFAULT_REACH}); a hint\'s own "reach" wins',
     )
     p.add_argument(
         "--saturation",

@@ -59,7 +59,7 @@ _RUN_GENERATOR = torch.Generator().manual_seed(0)" tests/test_promises.py -k res
 check "serve ignores its limits" colorizer/cli.py \
   "ServeLimits(args.max_upload_mb, args.max_megapixels, args.max_queue)" "ServeLimits()" \
   tests/test_promises.py -k serve_applies
-check "hints not spread" colorizer/inference/spread.py "PULL = 1e-5" "PULL = 1.0" tests/test_hints.py -k fills
+check "hints not spread" colorizer/inference/spread.py "LOCAL_REACH = 0.12" "LOCAL_REACH = 0.002" tests/test_hints.py -k fills
 check "flow on unpadded flat frames" colorizer/inference/temporal.py "MIN_FLOW_SIDE = 64" "MIN_FLOW_SIDE = 0" \
   tests/test_video.py -k wide
 check "uploads read before their size is checked" colorizer/inference/serve.py \
@@ -110,3 +110,39 @@ check "the chroma boost not applied to photos" colorizer/inference/photos.py \
   "        return boost_chroma(self.session.predict_ab(network_input, temperature or self.temperature), self.chroma_boost)" \
   "        return self.session.predict_ab(network_input, temperature or self.temperature)" \
   tests/test_onnx.py -k chroma_boost
+check "the solver stops before it has solved its system" colorizer/inference/spread.py \
+  "TOLERANCE = 0.01  #" "TOLERANCE = 3.0  #" tests/test_spread.py -k direct_sparse
+check "the half-size grid averages lightness across edges" colorizer/inference/spread.py \
+  "        half_lightness = np.ascontiguousarray(lightness[::2, ::2])" \
+  "        half_lightness = _halve(lightness)" tests/test_spread.py -k small_disk
+check "one hint's correction fills the photo (the old weak pull)" colorizer/inference/spread.py \
+  "LOCAL_REACH = 0.12" "LOCAL_REACH = 3.0" tests/test_spread.py -k "small_disk or real_photo"
+check "alike things do not follow" colorizer/inference/alike.py \
+  "    picked, weights = anchors(labels)
+    if not len(picked):" "    picked, weights = anchors(labels)
+    if True:" tests/test_spread.py -k "reach_takes"
+check "the reach control ignored" colorizer/inference/photos.py \
+  "            default = DEFAULT_REACH if reach is None else reach" "            default = DEFAULT_REACH" \
+  tests/test_spread.py -k "reach_takes or command_line"
+check "a hint's own reach ignored" colorizer/inference/photos.py \
+  "[default if h.reach is None else h.reach for h in hints or []]" "[default for h in hints or []]" \
+  tests/test_spread.py -k own_reach
+check "a reference can be overwritten by an output" colorizer/inference/batch.py \
+  "        elif destination.resolve() in protected or" "        elif False and" \
+  tests/test_hardening.py -k written_to
+check "huge integers in hints crash the batch" colorizer/inference/hints.py \
+  "    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False" "    return math.isfinite(value)" tests/test_hardening.py -k huge_integers
+check "reference features upsampled by the height's stride only" colorizer/inference/reference.py \
+  "    step = max(-(-size[0] // maps.shape[1]), -(-size[1] // maps.shape[2]))" \
+  "    step = -(-size[0] // maps.shape[1])" tests/test_hardening.py -k any_shape
+check "the weight average never updated" colorizer/training/train.py \
+  "            average.update(unwrap(model))" "            pass" tests/test_train.py -k "weight_average"
+check "a compact checkpoint's average not restored" colorizer/training/checkpoint.py \
+  "    return _expand(payload)" "    return payload" tests/test_train.py -k compact
+check "training ignores --patience" colorizer/training/train.py \
+  "            if cfg.patience and since_best >= cfg.patience:
+                _finish" "            if False:
+                _finish" tests/test_train.py -k patience

@@ -294,3 +294,69 @@ def test_a_video_write_error_names_the_output(tmp_path, monkeypatch, colorizer):
     with pytest.raises(video_module.VideoError, match=f"could not write {destination}: .*No space left"):
         colorizer.colorize_video(tmp_path / "in.mp4", destination)
     assert not destination.exists() and not list((tmp_path / "out").iterdir())
+
+
+# --- round two (issue 27): the newer features under hostile input -------------------------------------------------
+
+
+def test_a_source_spelt_another_way_is_never_its_own_output(tmp_path, capsys):
+    """An absolute path, `..` and a symlink name the same file as the output: refused, the source untouched."""
+    src = tmp_path / "photos"
+    src.mkdir()
+    colour_photo(50, 40, 1).convert("L").save(src / "a.png")
+    (tmp_path / "alias").symlink_to(src, target_is_directory=True)
+    before = tree_hashes(src)
+    os.chdir(src)
+    for spelling in (str(src / "a.png"), f"../{src.name}/a.png", str(tmp_path / "alias" / "a.png")):
+        assert main(["colorize", spelling, "--out", ".", "--overwrite"]) == 1, spelling
+        assert "would replace" in capsys.readouterr().err
+    assert tree_hashes(src) == before
+
+
+def test_a_reference_hints_file_or_key_frame_is_never_written_to(tmp_path, capsys):
+    """`colorize old/street.jpg --reference new/street.jpg --out new --overwrite` replaced the reference: no more."""
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir()
+    new.mkdir()
+    colour_photo(64, 48, 1).convert("L").save(old / "street.png")
+    colour_photo(64, 48, 2).save(new / "street.png")
+    (tmp_path / "hints").mkdir()
+    hints = tmp_path / "hints" / "street.png"  # a hints file named like the output: odd, but it is the user's
+    hints.write_text(json.dumps([{"x": 5, "y": 5, "color": "#b0302a"}]))
+    before = {**tree_hashes(new), **tree_hashes(tmp_path / "hints")}
+    code = main(["colorize", str(old / "street.png"), "--reference", str(new / "street.png"), "--out", str(new)])
+    assert code == 1 and "would replace the reference" in capsys.readouterr().err
+    code = main(["colorize", str(old / "street.png"), "--hints", str(hints), "--out", str(hints.parent), "--overwrite"])
+    assert code == 1 and "would replace the hints file" in capsys.readouterr().err
+    assert {**tree_hashes(new), **tree_hashes(tmp_path / "hints")} == before
+
+
+@pytest.mark.parametrize("digits", [309, 400])
+def test_huge_integers_in_hints_are_a_named_error_not_a_crash(colorizer, digits):
+    from colorizer.inference.hints import HintError, parse_hints
+
+    huge = "9" * digits
+    for text in (
+        f'[{{"x": {huge}, "y": 3, "color": "#b0302a"}}]',
+        f'[{{"x": 3, "y": 3, "color": "#b0302a", "radius": {huge}}}]',
+        f'[{{"points": [[1, 2], [{huge}, 3]], "color": "#b0302a"}}]',
+    ):
+        with pytest.raises(HintError, match="hint 1"):
+            parse_hints(text, 100, 80)
+    client = TestClient(create_app(colorizer))
+    buffer = io.BytesIO()
+    colour_photo(60, 40, 3).convert("L").save(buffer, format="PNG")
+    hints = f'[{{"x": {huge}, "y": 3, "color": "#b0302a"}}]'
+    response = client.post("/api/colorize", files={"file": ("a.png", buffer.getvalue())}, data={"hints": hints})
+    assert response.status_code == 422 and "hint 1" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("size", [(2000, 213), (1000, 640), (640, 1000)])
+def test_a_reference_with_a_photo_of_any_shape(colorizer, size):
+    """Working sides that are not multiples of the encoder's stride (a panorama 2000x213, --size 64) matched fine."""
+    width, height = size
+    photo = np.asarray(colour_photo(width, height, 4).convert("L"))
+    reference = np.asarray(colour_photo(width // 2, height // 2 + 7, 5))
+    for working in (64, 384):
+        result = colorizer.colorize_array(photo, size=working, reference=reference)
+        assert result.shape == (height, width, 3)

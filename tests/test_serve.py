@@ -281,6 +281,50 @@ def test_a_brush_stroke_on_the_page_colours_its_region_and_stops_at_the_edge(liv
     assert np.mean(far_side > 5) < 0.02, np.mean(far_side > 5)  # beyond the edge: unchanged
 
 
+def test_the_reach_slider_takes_a_click_to_the_alike_object_on_the_page(live_server, browser, tmp_path):
+    """Two identical light disks far apart: a blue click on the left one at "this object" leaves the right one as it
+    was; moving the slider to "everything alike" turns it blue too, and the dark ground stays as it was."""
+    from colorizer.inference.color import rgb_to_lab
+
+    width, height = 401, 201
+    y, x = np.mgrid[0:height, 0:width]
+    left = (y - 100) ** 2 + (x - 80) ** 2 < 40**2
+    right = (y - 100) ** 2 + (x - 321) ** 2 < 40**2
+    Image.fromarray(np.where(left | right, 170, 60).astype(np.uint8), "L").save(tmp_path / "disks.png")
+    page = browser.new_page()
+    page.goto(live_server)
+    page.eval_on_selector("#reach", "el => { el.value = '0'; }")
+    page.set_input_files("#files", str(tmp_path / "disks.png"))
+    page.wait_for_function("document.querySelector('.result .status').textContent === 'done'", timeout=60_000)
+
+    def lab_of_result() -> np.ndarray:
+        rgba = np.array(page.evaluate(PIXELS_OF_RESULT), np.uint8).reshape(height, width, 4)
+        return rgb_to_lab(np.ascontiguousarray(rgba[..., :3]))
+
+    before = lab_of_result()
+    box = page.eval_on_selector(".result img.after", "i => [i.clientWidth, i.clientHeight]")
+    page.click(".result .compare", position={"x": 80 * box[0] / width, "y": 100 * box[1] / height})
+    page.wait_for_selector(".result .dot")
+    page.eval_on_selector(
+        ".result .hint-color",
+        "el => { el.value = '#2850c8'; el.dispatchEvent(new Event('change', { bubbles: true })); }",
+    )
+    page.wait_for_function(
+        "document.querySelector('.result').dataset.busy === '0'"
+        " && document.querySelector('.result .dot').title.startsWith('#2850c8')",
+        timeout=60_000,
+    )
+    local = lab_of_result()
+    changed = lambda after: np.linalg.norm(after[..., 1:] - before[..., 1:], axis=-1) > 5  # noqa: E731
+    assert changed(local)[left].mean() > 0.9 and changed(local)[right].mean() < 0.05
+    page.eval_on_selector("#reach", "el => { el.value = '1'; el.dispatchEvent(new Event('change')); }")  # busy at once
+    page.wait_for_function("document.querySelector('.result').dataset.busy === '0'", timeout=60_000)
+    far = lab_of_result()
+    assert changed(far)[right].mean() > 0.9, changed(far)[right].mean()
+    assert np.median(far[right][:, 2] - before[right][:, 2]) < -15  # blue: b* well down
+    assert changed(far)[~left & ~right].mean() < 0.05
+
+
 def test_points_drag_swatches_delete_and_hints_files_on_the_page(live_server, browser, tmp_path):
     """The rest of the page's hint editing, as a person does it: drag a point, take a swatch, download the hints,
     delete the point with the keyboard, and load the hints file back."""

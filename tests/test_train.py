@@ -249,3 +249,78 @@ def test_a_frozen_encoder_keeps_its_weights_while_the_decoder_learns(prepared, t
     train(_config(prepared, tmp_path / "frozen", epochs=2, lr=3e-3, freeze_encoder_epochs=1, resume=True))
     thawed = _weights(tmp_path / "frozen")
     assert any(not torch.equal(start[k], thawed[k]) for k in encoder if "running" not in k)  # epoch 2 learns it
+
+
+def test_weight_average_moves_by_one_minus_decay_per_step():
+    from colorizer.training.ema import WeightAverage
+
+    model = torch.nn.Linear(2, 1, bias=False)
+    torch.nn.init.zeros_(model.weight)
+    average = WeightAverage(model, decay=0.5)
+    model.weight.data.fill_(1.0)
+    average.update(model)  # first update: decay min(0.5, 1 / 10) = 0.1, so 0.9 of the way
+    assert torch.allclose(average.module.weight, torch.full((1, 2), 0.9))
+    for _ in range(20):
+        average.update(model)
+    model.weight.data.fill_(3.0)
+    average.update(model)  # now the full decay: halfway from ~1 to 3
+    assert torch.allclose(average.module.weight, torch.full((1, 2), 2.0), atol=1e-4)
+
+
+def test_weight_average_is_validated_and_best_pt_holds_the_winner(prepared, tmp_path):
+    run = tmp_path / "run"
+    train(_config(prepared, run, epochs=3, lr=3e-3, ema_decay=0.9))
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert all("ema_val_loss" in row and row["best_weights"] in ("raw", "ema") for row in log)
+    assert any(row["ema_val_loss"] != row["val_loss"] for row in log)
+    last, best = load_checkpoint(run / "last.pt"), load_checkpoint(run / "best.pt")
+    assert any(not torch.equal(last["model"][k], last["ema"]["weights"][k]) for k in last["model"])
+    from colorizer.training.data import ColorizationDataset
+
+    steps = -(-len(ColorizationDataset(prepared, "train", 32)) // 4)
+    assert last["ema"]["updates"] == 3 * steps  # one update after every optimizer step
+    winner_row = min(log, key=lambda row: min(row["val_loss"], row["ema_val_loss"]))
+    assert best["epoch"] == winner_row["epoch"] and best["weights"] == winner_row["best_weights"]
+    assert best["best_val_loss"] == pytest.approx(min(winner_row["val_loss"], winner_row["ema_val_loss"]))
+
+
+def test_resume_restores_the_weight_average_exactly(prepared, tmp_path):
+    train(_config(prepared, tmp_path / "whole", epochs=2, ema_decay=0.9))
+    train(_config(prepared, tmp_path / "split", epochs=1, ema_decay=0.9))
+    train(_config(prepared, tmp_path / "split", epochs=2, ema_decay=0.9, resume=True))
+    whole, split = load_checkpoint(tmp_path / "whole" / "last.pt"), load_checkpoint(tmp_path / "split" / "last.pt")
+    assert all(torch.equal(whole["ema"]["weights"][k], split["ema"]["weights"][k]) for k in whole["model"])
+    assert whole["ema"]["updates"] == split["ema"]["updates"] > 0
+
+
+def test_a_compact_checkpoint_resumes_close_to_the_full_one(prepared, tmp_path):
+    from colorizer.training.checkpoint import compact_checkpoint
+
+    first = tmp_path / "first"
+    train(_config(prepared, first, epochs=1, ema_decay=0.9))
+    carried = tmp_path / "carried"
+    carried.mkdir()
+    compact_checkpoint(first / "last.pt", carried / "last.pt")
+    (carried / "log.jsonl").write_bytes((first / "log.jsonl").read_bytes())
+    assert (carried / "last.pt").stat().st_size < 0.7 * (first / "last.pt").stat().st_size
+    full, compact = load_checkpoint(first / "last.pt"), load_checkpoint(carried / "last.pt")
+    assert all(torch.equal(full["model"][k], compact["model"][k]) for k in full["model"])
+    for k, v in full["ema"]["weights"].items():  # the average comes back from its bfloat16 difference
+        assert compact["ema"]["weights"][k].dtype == v.dtype
+        assert torch.allclose(compact["ema"]["weights"][k].float(), v.float(), atol=1e-3)
+    train(_config(prepared, first, epochs=2, ema_decay=0.9, resume=True))
+    train(_config(prepared, carried, epochs=2, ema_decay=0.9, resume=True))
+    exact, approximate = _weights(first), _weights(carried)
+    assert all(torch.allclose(exact[k].float(), approximate[k].float(), atol=1e-3) for k in exact)
+    rows = [json.loads(line) for line in (carried / "log.jsonl").read_text().splitlines()]
+    assert [row["epoch"] for row in rows] == [1, 2]
+
+
+def test_patience_stops_at_a_plateau_and_a_resume_stays_stopped(prepared, tmp_path):
+    run = tmp_path / "run"
+    result = train(_config(prepared, run, epochs=20, lr=1e-12, patience=2))  # a rate too small to learn anything
+    assert result["epochs_done"] == 3  # the first epoch sets the best, two more without a better one
+    assert json.loads((run / "finished.json").read_text())["reason"] == "plateau"
+    again = train(_config(prepared, run, epochs=20, lr=1e-12, patience=2, resume=True))
+    assert again["epochs_done"] == 3
+    assert len((run / "log.jsonl").read_text().splitlines()) == 3

@@ -131,6 +131,7 @@ def colorize_paths(
     reference=None,
     key_frames: list | None = None,
     frames: list | None = None,
+    reach: float | None = None,
 ) -> Summary:
     """Colourise every photo and video that `inputs` name into `out_dir`. Returns what was written, skipped and
     failed. A photo's own NAME.hints.json beside it gives its colour hints, else `hints_file` (if any).
@@ -154,6 +155,9 @@ def colorize_paths(
             spec.check_readable()
     except KeyFrameError as err:
         raise BatchError(str(err)) from None
+    # Files the run reads besides its sources: never written to, whatever the flags (resolved: ./a.png, /x/a.png
+    # and a symlink to it are one file).
+    protected = {_resolved(path): what for path, what in _read_only_files(hints_file, reference, key_frames)}
     if reference is not None:
         try:
             reference = colorizer.reference(reference, size)
@@ -170,6 +174,11 @@ def colorize_paths(
             summary.failed.append(
                 {"source": str(job.source), "reason": "its output would replace it: sources are never modified"}
             )
+        elif destination.resolve() in protected or destination.resolve() == _resolved(hints_file_for(job.source)):
+            what = protected.get(destination.resolve(), "its own hints file")
+            summary.failed.append(
+                {"source": str(job.source), "reason": f"its output {destination} would replace {what}: never modified"}
+            )
         elif destination in claimed:
             summary.failed.append({"source": str(job.source), "reason": f"another input also writes {destination}"})
         elif destination.exists() and not overwrite:
@@ -184,16 +193,16 @@ def colorize_paths(
     writes: deque[Future] = deque()
 
     def write(job: Job, photo: Photo, fmt: str, network_input, ab, hints: list, features) -> None:
-        ab = colorizer.steer(network_input, ab, hints, photo.size, saturation, reference, features)  # along objects
+        ab = colorizer.steer(network_input, ab, hints, photo.size, saturation, reference, features, reach)
         _write_output(colorizer, job, photo, fmt, ab, out_dir, compare, overwrite, summary)
         bar.update()
 
     def flush() -> None:
         batch = np.concatenate([colorizer.network_input(photo.pixels, size, hints) for _, photo, _, hints in pending])
-        if reference is None:
+        if reference is None and not any(hints for *_, hints in pending):
             ab, features = colorizer.predict_ab(batch), None  # (B, 2, h, w)
-        else:
-            ab, features = colorizer.predict_with_features(batch)  # and what the reference is matched by
+        else:  # and what a reference is matched by, and hints reach what looks alike by
+            ab, features = colorizer.predict_with_features(batch)
         for i, (job, photo, fmt, hints) in enumerate(pending):
             while len(writes) >= WRITE_BEHIND:
                 writes.popleft().result()
@@ -270,6 +279,19 @@ def _write_frames(colorizer, videos, frames, out_dir, size, overwrite, progress,
         summary.written += written
         summary.skipped += skipped
     return summary
+
+
+def _resolved(path: Path) -> Path:
+    return Path(path).resolve()
+
+
+def _read_only_files(hints_file, reference, key_frames) -> list[tuple[Path, str]]:
+    """(path, what it is) of every file a run reads besides its sources: hints file, reference, key frames."""
+    files = [] if hints_file is None else [(Path(hints_file), f"the hints file {hints_file}")]
+    if isinstance(reference, (str, Path)):
+        files.append((Path(reference), f"the reference {reference}"))
+    files += [(spec.source, f"the key frame {spec.source}") for spec in key_frames]
+    return files
 
 
 def _hints_of(colorizer: Colorizer, job: Job, photo: Photo, hints_file: Path | None) -> list:

@@ -4,8 +4,9 @@ A hint is a point, `{"x": 412, "y": 96, "color": "#b0302a"}`, or a stroke, `{"po
 "#b0302a"}`, either with an optional `"radius"`: pixel coordinates in the photo as displayed (after EXIF
 orientation; origin top left), the colour whose a*b* the photo should take there (its lightness stays the photo's),
 and the radius in photo pixels of what it covers (a point: the square patch around it; a stroke: the half width of
-the line through its points; default: 2 pixels at the working size either side). A hints file is a JSON list of
-hints; `NAME.hints.json` beside a photo applies to it.
+the line through its points; default: 2 pixels at the working size either side), and an optional `"reach"` from 0
+(the object under it only) to 1 (everything that looks alike), which overrides the call's (`alike.py`). A hints
+file is a JSON list of hints; `NAME.hints.json` beside a photo applies to it.
 
 Every hint is checked before anything runs; a bad one is refused with a message that names it (its position in the
 list and its text) and says what is wrong. The hint maps follow `colorizer.conventions` (hint a, hint b, mask); how
@@ -31,8 +32,8 @@ MAX_HINTS_BYTES = 5_000_000  # a hints text longer than this is refused before i
 MAX_NESTING = 8  # hints nest three deep (list > hint > points > point); deeper JSON is refused before parsing
 DEFAULT_HALF_SIDE = 2  # working pixels either side of the centre when a hint gives no radius: a 5x5 patch
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
-_POINT_KEYS = {"x", "y", "color", "radius"}
-_STROKE_KEYS = {"points", "color", "radius"}
+_POINT_KEYS = {"x", "y", "color", "radius", "reach"}
+_STROKE_KEYS = {"points", "color", "radius", "reach"}
 
 
 class HintError(ValueError):
@@ -47,10 +48,11 @@ class Hint:
     color: str  # "#rrggbb"
     radius: float | None = None
     stroke: bool = False
+    reach: float | None = None  # how far its colour goes to what looks alike (0-1; None: the call's reach)
 
     @classmethod
-    def point(cls, x: float, y: float, color: str, radius: float | None = None) -> Hint:
-        return cls(((float(x), float(y)),), color, radius)
+    def point(cls, x: float, y: float, color: str, radius: float | None = None, reach: float | None = None) -> Hint:
+        return cls(((float(x), float(y)),), color, radius, reach=reach)
 
     @property
     def x(self) -> float:
@@ -68,7 +70,13 @@ class Hint:
 
 
 def _number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite int or float (not a bool); an integer too large for a float (309 digits and more) is not."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
@@ -119,9 +127,9 @@ def _parse_one(name: str, item, width: int, height: int) -> Hint:
     if missing or unknown:
         problem = f"missing {', '.join(sorted(missing))}" if missing else f"unknown key {', '.join(sorted(unknown))}"
         what = (
-            "a stroke has points, color and optionally radius"
+            "a stroke has points, color and optionally radius and reach"
             if stroke
-            else ("a point has x, y, color and optionally radius; a stroke has points instead of x and y")
+            else ("a point has x, y, color and optionally radius and reach; a stroke has points instead of x and y")
         )
         raise HintError(f"{name}: {problem} ({what})")
     if stroke:
@@ -143,7 +151,10 @@ def _parse_one(name: str, item, width: int, height: int) -> Hint:
     radius = item.get("radius")
     if radius is not None and not (_number(radius) and 0 <= radius <= max(width, height)):
         raise HintError(f"{name}: radius must be a number of pixels from 0 to the photo's longer side")
-    return Hint(positions, item["color"].lower(), radius, stroke)
+    reach = item.get("reach")
+    if reach is not None and not (_number(reach) and 0 <= reach <= 1):
+        raise HintError(f"{name}: reach must be a number from 0 (this object) to 1 (everything alike)")
+    return Hint(positions, item["color"].lower(), radius, stroke, None if reach is None else float(reach))
 
 
 def parse_hints(data, width: int, height: int) -> list[Hint]:
@@ -192,10 +203,18 @@ def encode_hints(hints: list[Hint], width: int, height: int, working: tuple[int,
     points, as wide as twice its half width, with round ends. The half width is the radius scaled to the working
     size (at least the centre pixel). Later hints win where they overlap.
     """
+    return encode_hints_with_labels(hints, width, height, working)[0]
+
+
+def encode_hints_with_labels(
+    hints: list[Hint], width: int, height: int, working: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """`encode_hints`, and which hint covers each pixel: (h, w) int32, 0 for none, k for the k-th hint (1-based)."""
     h, w = working
     maps = np.zeros((3, h, w), np.float32)
+    labels = np.zeros((h, w), np.int32)
     scale_x, scale_y = w / width, h / height
-    for hint in hints:
+    for number, hint in enumerate(hints, start=1):
         half = _half_side(hint, min(scale_x, scale_y))
         centres = [(min(int((x + 0.5) * scale_x), w - 1), min(int((y + 0.5) * scale_y), h - 1)) for x, y in hint.points]
         if hint.stroke:
@@ -212,4 +231,5 @@ def encode_hints(hints: list[Hint], width: int, height: int, working: tuple[int,
             covered[max(0, cy - half) : cy + half + 1, max(0, cx - half) : cx + half + 1] = True
         maps[:2, covered] = normalize_ab(hint.ab)[:, None]
         maps[2, covered] = 1.0
-    return maps
+        labels[covered] = number
+    return maps, labels

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from colorizer.images import ImageReadError, Photo, read_photo, to_photo
+from colorizer.inference.alike import DEFAULT_REACH, alike_guide, check_reach
 from colorizer.inference.color import (
     boost_chroma,
     colorize_lightness,
@@ -28,7 +29,7 @@ from colorizer.inference.color import (
     normalize_ab,
     normalize_l,
 )
-from colorizer.inference.hints import Hint, HintError, encode_hints, parse_hints
+from colorizer.inference.hints import Hint, HintError, encode_hints, encode_hints_with_labels, parse_hints
 from colorizer.inference.reference import Reference, ReferenceError, reference_hints
 from colorizer.inference.session import BUNDLED_MODEL, ModelError, ModelSession
 from colorizer.inference.spread import spread_corrections
@@ -173,6 +174,7 @@ class Colorizer:
         saturation: float = 1.0,
         reference: Reference | None = None,
         features: np.ndarray | None = None,
+        reach: float | None = None,
     ) -> np.ndarray:
         """The model's ab (2, h, w) for one photo -> ab with its hints (and the colours of a reference photo where
         its content matches) spread along objects, and `saturation` applied.
@@ -182,22 +184,35 @@ class Colorizer:
         for it (`predict_with_features`), which a reference is then also matched by.
         """
         if hints or reference is not None:
-            maps = encode_hints(hints or [], *photo_size, ab.shape[1:])
+            maps, labels = encode_hints_with_labels(hints or [], *photo_size, ab.shape[1:])
+            default = DEFAULT_REACH if reach is None else reach
+            reaches = np.array([0.0] + [default if h.reach is None else h.reach for h in hints or []], np.float32)
             if reference is not None:
                 mask, hinted = reference_hints(denormalize_l(network_input[0]), ab, reference, features=features)
                 user = maps[2] > 0  # the user's own hints win where they are
                 maps[2] = np.where(user, maps[2], mask)
                 maps[:2] = np.where(user, maps[:2], normalize_ab(hinted))
-            ab = self.follow_hint_maps(network_input, ab, maps)
+            ab = self.follow_hint_maps(network_input, ab, maps, labels, reaches, features)
         if saturation != 1.0:
             ab = ab * np.float32(saturation)
         return ab
 
     @staticmethod
-    def follow_hint_maps(network_input: np.ndarray, ab: np.ndarray, maps: np.ndarray) -> np.ndarray:
-        """ab (2, h, w) + hint maps (3, h, w: a / 110, b / 110, mask) -> ab with the hints' corrections spread."""
+    def follow_hint_maps(
+        network_input: np.ndarray,
+        ab: np.ndarray,
+        maps: np.ndarray,
+        labels: np.ndarray | None = None,
+        reach: float | np.ndarray = DEFAULT_REACH,
+        features: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """ab (2, h, w) + hint maps (3, h, w: a / 110, b / 110, mask) -> ab with the hints' corrections spread
+        along edges and, with `labels` ((h, w), which hint covers each pixel), carried to what looks alike as far
+        as `reach` says (one for all hints or one per label; `alike.py`)."""
+        lightness = denormalize_l(network_input[0])
         wanted = denormalize_ab(maps[:2]) - ab
-        return ab + spread_corrections(denormalize_l(network_input[0]), maps[2], wanted)
+        guide = None if labels is None else alike_guide(lightness, ab, wanted, labels, reach, features)
+        return ab + spread_corrections(lightness, maps[2], wanted, alike=guide)
 
     def prepare_saturation(self, saturation: float | None) -> float:
         if saturation is None:
@@ -230,22 +245,24 @@ class Colorizer:
         hints=None,
         saturation: float | None = None,
         reference=None,
+        reach: float | None = None,
     ) -> np.ndarray:
         """(H, W) or (H, W, 3) uint8 (only its lightness is used) -> colourised (H, W, 3) uint8, same size."""
         size = size or self.working_size
         height, width = pixels.shape[:2]
         hints = self.hints_for(hints, width, height)
+        reach = None if reach is None else check_reach(reach)
         saturation = self.prepare_saturation(saturation)
         if reference is not None:
             reference = self.reference(reference, size)
         network_input = self.network_input(pixels, size, hints)
         features = None
-        if reference is None:
+        if reference is None and not hints:
             ab = self.predict_ab(network_input, temperature)[0]
-        else:
+        else:  # a reference and hints' reach to what looks alike also use the encoder's features
             ab, features = self.predict_with_features(network_input, temperature)
             ab, features = ab[0], None if features is None else features[0]
-        steered = self.steer(network_input[0], ab, hints, (width, height), saturation, reference, features)
+        steered = self.steer(network_input[0], ab, hints, (width, height), saturation, reference, features, reach)
         return self.recombine(pixels, steered)
 
     def colorize(
@@ -256,18 +273,21 @@ class Colorizer:
         hints: list[dict] | str | None = None,
         saturation: float | None = None,
         reference=None,
+        reach: float | None = None,
     ) -> Image.Image:
         """Colourise a PIL image, a NumPy array or a file. Returns RGB, or RGBA when the input had alpha.
 
         hints: colour hints, [{"x": 412, "y": 96, "color": "#b0302a"}, {"points": [[x, y], ...], "color": ...}]
         in the photo's displayed pixels (see `colorizer.inference.hints`); a bad hint raises HintError naming it.
-        Each hint's colour spreads along its object and stops at its edges.
+        Each hint's colour fills the object under it, stops at its edges, and reaches what looks alike as far as
+        `reach` says: 0, the object under it only; 1, everything alike in the photo (default: DEFAULT_REACH; a
+        hint's own "reach" wins).
         saturation: scales the colour (1 = the model's; 0 = gray; 1.3 = a third more vivid), up to 4.
         reference: a colour photo (path, PIL image, array, or `colorizer.reference(...)` to reuse one): where its
         content matches, the photo takes its colours (spread like hints); a bad one raises ReferenceError naming it.
         """
         photo = as_photo(image)
-        pixels = self.colorize_array(photo.pixels, size, temperature, hints, saturation, reference)
+        pixels = self.colorize_array(photo.pixels, size, temperature, hints, saturation, reference, reach)
         return with_alpha(pixels, photo.alpha)
 
     def colorize_video(

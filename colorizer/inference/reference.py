@@ -124,7 +124,8 @@ def _principal_components(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _project(maps: np.ndarray, mean: np.ndarray, components: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Encoder features (F, h/8, w/8) -> their components, upsampled to the working size (h, w, D)."""
     small = ((maps.reshape(maps.shape[0], -1).T - mean) @ components).reshape(*maps.shape[1:], -1).astype(np.float32)
-    step = -(-size[0] // maps.shape[1])  # the features' stride, rounded up
+    # the features' stride: the smallest whole step that covers both sides (a short side may have been padded more)
+    step = max(-(-size[0] // maps.shape[1]), -(-size[1] // maps.shape[2]))
     full = [
         np.asarray(Image.fromarray(small[..., d]).resize((maps.shape[2] * step, maps.shape[1] * step), Image.BILINEAR))
         for d in range(small.shape[-1])

@@ -28,6 +28,7 @@ from fastapi.responses import HTMLResponse, Response
 from PIL import Image
 
 from colorizer.images import ImageReadError, open_image, to_photo
+from colorizer.inference import DEFAULT_REACH
 from colorizer.inference.formats import SAVE_OPTIONS, size_problem
 from colorizer.inference.hints import MAX_HINTS_BYTES, HintError
 from colorizer.inference.photos import Colorizer, ReferenceError
@@ -222,6 +223,7 @@ def create_app(colorizer: Colorizer, limits: ServeLimits | None = None) -> FastA
             "temperature": colorizer.session.default_temperature,
             "model": colorizer.metadata.get("model_config", {}),
             "hints": True,  # every model follows hints: they are spread along objects
+            "default_reach": DEFAULT_REACH,
             "hint_branch": colorizer.takes_hints,
         }
 
@@ -238,6 +240,15 @@ def create_app(colorizer: Colorizer, limits: ServeLimits | None = None) -> FastA
         saturation: Annotated[
             float, Query(ge=0, le=4, description="scale the colour: 1 = the model's, 0 = gray, 1.3 = more vivid")
         ] = 1.0,
+        reach: Annotated[
+            float | None,
+            Query(
+                ge=0,
+                le=1,
+                description="how far a hint's colour goes beyond the object under it, to what looks alike: 0 = that "
+                f"object only, 1 = everything alike in the photo (default: {DEFAULT_REACH}; a hint's own wins)",
+            ),
+        ] = None,
         hints: Annotated[
             str | None,
             Form(
@@ -270,7 +281,7 @@ def create_app(colorizer: Colorizer, limits: ServeLimits | None = None) -> FastA
 
         def work() -> bytes:
             ready = references.get(reference_data, size) if reference_data is not None else None
-            return encode(colorizer.colorize(photo, size, temperature, checked, saturation, ready), format)
+            return encode(colorizer.colorize(photo, size, temperature, checked, saturation, ready, reach), format)
 
         body = await run_in_threadpool(queue.run, work)
         return Response(body, media_type=MEDIA_TYPES[format])

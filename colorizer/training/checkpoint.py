@@ -36,6 +36,7 @@ def save_checkpoint(path: Path, payload: dict) -> None:
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict:
+    """A checkpoint's payload; a compact one (`compact_checkpoint`) comes back expanded, ready to resume."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
@@ -47,6 +48,44 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
         raise CheckpointError(f"{path} is not a colorizer checkpoint")
     if payload.get("version", 0) > VERSION:
         raise CheckpointError(f"{path} has checkpoint version {payload['version']}; this colorizer reads {VERSION}")
+    return _expand(payload)
+
+
+def compact_checkpoint(source: Path, destination: Path) -> None:
+    """A resumable checkpoint small enough to commit once a session (a training run carried across machines).
+
+    The weights stay float32; Adam's moments are stored as bfloat16 (the optimizer casts them back when it loads
+    them: each step then differs by about 0.4 % of the moment's own rounding) and a weight average, where there is
+    one, as its bfloat16 difference from the weights: 10 bytes a parameter instead of 16.
+    """
+    payload = load_checkpoint(source)
+    optimizer = payload.get("optimizer")
+    if optimizer is not None:
+        state = {
+            index: {k: v.bfloat16() if v.is_floating_point() and v.dim() else v for k, v in moments.items()}
+            for index, moments in optimizer["state"].items()
+        }
+        payload["optimizer"] = {**optimizer, "state": state}
+    if "ema" in payload:
+        weights = payload["model"] if payload.get("weights", "raw") == "raw" else None
+        if weights is None:
+            raise CheckpointError(f"{source} holds the averaged weights as its model; compact its last.pt instead")
+        averaged = payload["ema"]["weights"]
+        delta = {k: (v - weights[k]).bfloat16() if v.is_floating_point() else v for k, v in averaged.items()}
+        payload["ema"] = {**payload["ema"], "weights": None, "difference": delta}
+    for key in ("format", "version", "colorizer_version"):
+        payload.pop(key, None)
+    save_checkpoint(destination, {**payload, "compact": True})
+
+
+def _expand(payload: dict) -> dict:
+    """The inverse of `compact_checkpoint` (the optimizer's bfloat16 moments are cast when it loads them)."""
+    if not payload.pop("compact", False) or "ema" not in payload:
+        return payload
+    weights, difference = payload["model"], payload["ema"].pop("difference")
+    payload["ema"]["weights"] = {
+        k: weights[k].float() + v.float() if v.is_floating_point() else v for k, v in difference.items()
+    }
     return payload
 
 

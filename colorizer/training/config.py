@@ -90,6 +90,14 @@ class TrainConfig:
     freeze_encoder_epochs: int = _field(
         0, "keep the pretrained encoder fixed for this many first epochs (the decoder learns first; faster steps)"
     )
+    ema_decay: float = _field(
+        0.0,
+        "also keep an exponential moving average of the weights with this decay per step (e.g. 0.995; 0: none), "
+        "validated beside the raw weights each epoch; best.pt holds whichever wins",
+    )
+    patience: int = _field(
+        0, "stop when the best validation loss has not improved for this many epochs (0: run every epoch)"
+    )
     samples: int = _field(4, "fixed validation images in the per-epoch sample grid")
     max_steps: int = _field(0, "stop each epoch after this many batches (0: the whole epoch; for smoke runs)")
     max_minutes: float = _field(
@@ -124,6 +132,8 @@ class TrainConfig:
             "workers must be >= -1": self.workers >= -1,
             "scale-jitter must be between 0 and 2": 0 <= self.scale_jitter <= 2,
             "freeze-encoder-epochs must be >= 0": self.freeze_encoder_epochs >= 0,
+            "ema-decay must be 0 (off) or between 0 and 1": self.ema_decay == 0 or 0 < self.ema_decay < 1,
+            "patience must be >= 0": self.patience >= 0,
         }
         failed = [message for message, ok in checks.items() if not ok]
         if failed:
@@ -144,6 +154,7 @@ RESUME_MUST_MATCH = (
     "hints",
     "scale_jitter",
     "freeze_encoder_epochs",
+    "ema_decay",
 )
 
 

@@ -37,9 +37,13 @@ from colorizer.training.color import network_to_rgb, uint8_to_network
 from colorizer.training.config import RESUME_MUST_MATCH, TrainConfig
 from colorizer.training.data import ColorizationDataset, cached_size, open_cache
 from colorizer.training.device_data import DeviceBatches, DeviceCrops, fits
+from colorizer.training.ema import WeightAverage
 from colorizer.training.heads import ClassificationHead, RegressionHead, ab_bins, head_from_state, prior_from_images
 from colorizer.training.hints import hint_generator, simulate_hints
 from colorizer.training.model import HINT_LR_FACTOR, build_model, is_hint_parameter, load_without_hints
+
+# A validation loss counts as better (for --patience) when it beats the best by more than this fraction of it.
+PLATEAU_TOLERANCE = 1e-3
 
 
 class TrainError(Exception):
@@ -168,8 +172,9 @@ def set_encoder_frozen(model: torch.nn.Module, frozen: bool) -> None:
                 module.eval()
 
 
-def train_one_epoch(model, loader, optimizer, scaler, ctx, cfg, head, epoch, state, stop) -> bool:
-    """Train until the epoch ends (True) or a stop was asked for (False). Updates `state` in place."""
+def train_one_epoch(model, loader, optimizer, scaler, ctx, cfg, head, epoch, state, stop, average=None) -> bool:
+    """Train until the epoch ends (True) or a stop was asked for (False). Updates `state` in place, and the weight
+    average after every step where there is one."""
     model.train()
     set_encoder_frozen(model, epoch < cfg.freeze_encoder_epochs)
     steps_per_epoch = state.step + len(loader)  # the loader only holds what is left of a resumed epoch
@@ -202,6 +207,8 @@ def train_one_epoch(model, loader, optimizer, scaler, ctx, cfg, head, epoch, sta
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
+        if average is not None:
+            average.update(unwrap(model))
         state.step += 1
         state.loss_sum += loss.item() * len(rgb)
         state.images += len(rgb)
@@ -275,10 +282,11 @@ def _resume_payload(cfg: TrainConfig) -> dict | None:
         raise TrainError(f"--resume: there is no checkpoint to resume from ({last} does not exist)")
     payload = load_checkpoint(last)
     saved = payload["config"]
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}  # for settings newer than the run
     different = [
-        f"{k}: {saved.get(k)!r} in the run, {getattr(cfg, k)!r} now"
+        f"{k}: {saved.get(k, defaults[k])!r} in the run, {getattr(cfg, k)!r} now"
         for k in RESUME_MUST_MATCH
-        if saved.get(k) != getattr(cfg, k)
+        if saved.get(k, defaults[k]) != getattr(cfg, k)
     ]
     if different:
         raise TrainError("--resume: the config does not match the run's: " + "; ".join(different))
@@ -398,17 +406,21 @@ def _train(cfg: TrainConfig, ctx: Context) -> dict:
     model = build_training_model(cfg, ctx, head.out_channels)
     optimizer = make_optimizer(model, cfg)
     scaler = torch.amp.GradScaler(ctx.device.type, enabled=ctx.autocast_dtype == torch.float16)
-    start_epoch, state, best = 0, EpochState(), math.inf
+    start_epoch, state, best, since_best = 0, EpochState(), math.inf, 0
     if resume_from is not None:
         unwrap(model).load_state_dict(resume_from["model"])
         optimizer.load_state_dict(resume_from["optimizer"])
         scaler.load_state_dict(resume_from["scaler"])
-        start_epoch, state, best = (
+        start_epoch, state, best, since_best = (
             resume_from["epoch"],
             EpochState(**resume_from["epoch_state"]),
             resume_from["best_val_loss"],
+            resume_from.get("epochs_since_best", 0),
         )
         torch.set_rng_state(resume_from["rng"])
+    average = WeightAverage(unwrap(model), cfg.ema_decay) if cfg.ema_decay else None
+    if average is not None and resume_from is not None:
+        average.load_state_dict(resume_from["ema"])
     if cfg.freeze_encoder_epochs and ctx.world_size > 1:
         raise TrainError("--freeze-encoder-epochs is for single-process training (DDP needs a fixed set of weights)")
     net = (
@@ -423,11 +435,13 @@ def _train(cfg: TrainConfig, ctx: Context) -> dict:
         _write_config(cfg, out)
     history = _read_history(out, start_epoch) if ctx.is_main else []
 
-    def save(name: str, epoch: int, epoch_state: EpochState) -> None:
+    def save(name: str, epoch: int, epoch_state: EpochState, weights: str = "raw") -> None:
+        """weights: "raw" (the model's) or "ema" (the average's) as the checkpoint's model; both stay resumable."""
+        extra = {} if average is None else {"ema": average.state_dict(), "weights": weights}
         save_checkpoint(
             out / name,
             {
-                "model": unwrap(model).state_dict(),
+                "model": (average.module if weights == "ema" else unwrap(model)).state_dict(),
                 "model_config": {
                     "encoder": cfg.encoder,
                     "out_channels": head.out_channels,
@@ -440,7 +454,9 @@ def _train(cfg: TrainConfig, ctx: Context) -> dict:
                 "epoch": epoch,
                 "epoch_state": dataclasses.asdict(epoch_state),
                 "best_val_loss": best,
+                "epochs_since_best": since_best,
                 "rng": torch.get_rng_state(),
+                **extra,
             },
         )
 
@@ -448,11 +464,14 @@ def _train(cfg: TrainConfig, ctx: Context) -> dict:
     stop = StopFlag()
     previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
+        if cfg.patience and since_best >= cfg.patience:
+            _finish(out, ctx, "plateau", start_epoch, best)
+            return {"epochs_done": start_epoch, "best_val_loss": best, "interrupted": False}
         for epoch in range(start_epoch, cfg.epochs):
             sampler.sampler.set_epoch(epoch)
             train_set.set_epoch(epoch)
             sampler.skip = state.step * cfg.batch_size
-            if not train_one_epoch(net, train_loader, optimizer, scaler, ctx, cfg, head, epoch, state, stop):
+            if not train_one_epoch(net, train_loader, optimizer, scaler, ctx, cfg, head, epoch, state, stop, average):
                 if ctx.is_main:
                     save("last.pt", epoch, state)
                     print(
@@ -461,15 +480,21 @@ def _train(cfg: TrainConfig, ctx: Context) -> dict:
                         file=sys.stderr,
                     )
                 return {"epochs_done": epoch, "best_val_loss": best, "interrupted": True}
-            val_loss = validate(net, val_loader, ctx, cfg, head)
+            losses = {"raw": validate(net, val_loader, ctx, cfg, head)}
+            if average is not None:
+                losses["ema"] = validate(average.module, val_loader, ctx, cfg, head)
+            val_loss = losses["raw"]
+            winner = min(losses, key=losses.get)
             fingerprints = rank_fingerprints(model, ctx)
-            improved, best = val_loss < best, min(best, val_loss)
+            since_best = 0 if losses[winner] < best * (1 - PLATEAU_TOLERANCE) else since_best + 1
+            improved, best = losses[winner] < best, min(best, losses[winner])
             if ctx.is_main:
                 history.append(
                     {
                         "epoch": epoch + 1,
                         "train_loss": state.loss_sum / max(state.images, 1),
                         "val_loss": val_loss,
+                        **({"ema_val_loss": losses["ema"], "best_weights": winner} if average is not None else {}),
                         "lr": optimizer.param_groups[0]["lr"],
                         "seconds": round(state.seconds, 3),
                         "images_per_s": round(state.images / max(state.seconds, 1e-9), 2),
@@ -482,14 +507,18 @@ def _train(cfg: TrainConfig, ctx: Context) -> dict:
                 save_comparison(sample_rows(model, samples, ctx, head), out / "samples" / f"epoch_{epoch + 1:03d}.png")
                 save("last.pt", epoch + 1, EpochState())
                 if improved:
-                    save("best.pt", epoch + 1, EpochState())
+                    save("best.pt", epoch + 1, EpochState(), winner)
                 row = history[-1]
+                averaged = f", averaged {losses['ema']:.5f}" if average is not None else ""
                 print(
-                    f"epoch {epoch + 1}/{cfg.epochs}: train {row['train_loss']:.5f}, val {val_loss:.5f}"
-                    f"{' (best)' if improved else ''}, {row['images_per_s']} img/s",
+                    f"epoch {epoch + 1}/{cfg.epochs}: train {row['train_loss']:.5f}, val {val_loss:.5f}{averaged}"
+                    f"{f' (best: {winner})' if improved else ''}, {row['images_per_s']} img/s",
                     file=sys.stderr,
                 )
             state = EpochState()
+            if cfg.patience and since_best >= cfg.patience:
+                _finish(out, ctx, "plateau", epoch + 1, best)
+                return {"epochs_done": epoch + 1, "best_val_loss": best, "interrupted": False}
             if cfg.max_minutes and time.monotonic() - started > cfg.max_minutes * 60 and epoch + 1 < cfg.epochs:
                 if ctx.is_main:
                     print(
@@ -500,7 +529,20 @@ def _train(cfg: TrainConfig, ctx: Context) -> dict:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+    _finish(out, ctx, "epochs", cfg.epochs, best)
     return {"epochs_done": cfg.epochs, "best_val_loss": best, "interrupted": False}
+
+
+def _finish(out: Path, ctx: Context, reason: str, epochs_done: int, best: float) -> None:
+    """Mark the run finished (finished.json): all its epochs ran, or its validation loss reached a plateau."""
+    if ctx.is_main:
+        record = {"reason": reason, "epochs_done": epochs_done, "best_val_loss": best}
+        atomic_write_text(out / "finished.json", json.dumps(record) + "\n")
+        if reason == "plateau":
+            print(
+                f"stopped after epoch {epochs_done}: the validation loss reached a plateau (--patience)",
+                file=sys.stderr,
+            )
 
 
 def _write_history(out: Path, history: list[dict]) -> None:

@@ -4,6 +4,11 @@
 # from its last.pt, a finished stage is skipped.
 #
 #   recipes/pool/train.sh [SHARED] [WORK]     # defaults: ../shared and runs/pool
+#
+# In the background of a session (stage 4 goes on where the last session's commit left it; README of this folder):
+#   MAX_MINUTES=120 TRAIN_ONLY=1 nohup nice -n 10 recipes/pool/train.sh > runs/pool-train.log 2>&1 &
+#   ... before the session ends: kill -INT the `colorizer train` process (it saves mid-epoch), then
+#   recipes/pool/save_progress.sh && git add recipes/pool/progress && git commit
 set -euo pipefail
 SHARED=${1:-../shared}
 WORK=${2:-runs/pool}
@@ -16,9 +21,9 @@ if [ ! -f "$DATA/manifest.json" ]; then
     --val-sources urban100,sun-hays80
 fi
 
-finished() {  # a stage is finished when its log has all its epochs
+finished() {  # a stage is finished when its log has all its epochs, or its run says so (a plateau: finished.json)
   local run=$1 epochs=$2
-  [ -f "$run/log.jsonl" ] && [ "$(wc -l < "$run/log.jsonl")" -ge "$epochs" ]
+  [ -f "$run/finished.json" ] || { [ -f "$run/log.jsonl" ] && [ "$(wc -l < "$run/log.jsonl")" -ge "$epochs" ]; }
 }
 
 stage() {  # stage RUN EPOCHS CONFIG [flags...]
@@ -26,17 +31,35 @@ stage() {  # stage RUN EPOCHS CONFIG [flags...]
   shift 3
   until finished "$run" "$epochs"; do
     if [ -f "$run/last.pt" ]; then
-      $COLORIZER train "$DATA" --out "$run" --config "$config" --resume --no-progress "$@"
+      $COLORIZER train "$DATA" --out "$run" --config "$config" --resume --no-progress ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"} "$@"
     else
-      $COLORIZER train "$DATA" --out "$run" --config "$config" --no-progress "$@"
+      $COLORIZER train "$DATA" --out "$run" --config "$config" --no-progress ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"} "$@"
+    fi
+    if [ -n "${MAX_MINUTES:-}" ] && ! finished "$run" "$epochs"; then
+      echo "$run: this session's $MAX_MINUTES minutes are used; run the same command again to go on" >&2
+      exit 0
     fi
   done
 }
 
-stage "$WORK/128" 14 configs/pool-128.toml --init-from recipes/bundled-model.pt
-stage "$WORK/224" 5 configs/pool-224.toml --init-from "$WORK/128/best.pt"
-stage "$WORK/384" 3 configs/pool-384.toml --init-from "$WORK/224/best.pt"
-FINAL=$WORK/384/best.pt
+if [ "${FROM_SCRATCH:-0}" = 1 ]; then  # the three stages that made the bundled network (about 100 min unshared)
+  stage "$WORK/128" 14 configs/pool-128.toml --init-from recipes/bundled-model.pt
+  stage "$WORK/224" 5 configs/pool-224.toml --init-from "$WORK/128/best.pt"
+  stage "$WORK/384" 3 configs/pool-384.toml --init-from "$WORK/224/best.pt"
+fi
+# Stage 4, carried across sessions and machines: more 384-px epochs until the validation loss is flat for 3, from the
+# bundled network (stage 3's best). Its progress is committed (recipes/pool/save_progress.sh) and restored here.
+MORE=$WORK/384-more
+PROGRESS=recipes/pool/progress
+if [ ! -f "$MORE/last.pt" ] && [ -f "$PROGRESS/last.pt" ]; then
+  mkdir -p "$MORE"
+  cp "$PROGRESS/last.pt" "$MORE/last.pt"
+  [ -f "$PROGRESS/log.jsonl" ] && cp "$PROGRESS/log.jsonl" "$MORE/log.jsonl"
+  [ -f "$PROGRESS/finished.json" ] && cp "$PROGRESS/finished.json" "$MORE/finished.json"
+fi
+stage "$MORE" 40 configs/pool-384-more.toml --init-from recipes/bundled-model.pt
+[ "${TRAIN_ONLY:-0}" = 1 ] && exit 0
+FINAL=$MORE/best.pt
 # Recorded in the model: the size it colourises best at (README, "Working size") and how much bolder its colour is made
 # where it commits to one (README, "Vivid colour": chosen on the validation split, `python -m benchmarks.chroma_boost`).
 WORKING_SIZE=${WORKING_SIZE:-384}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Keep stage 4's progress in the repository, so the next session (on any machine) goes on from it:
+# a compact resumable checkpoint (weights float32, Adam's moments and the weight average's difference bfloat16;
+# `colorizer.training.checkpoint.compact_checkpoint`), the epoch log and the loss curve. Each save replaces the last.
+#
+#   recipes/pool/save_progress.sh [WORK]    # default runs/pool; then git add recipes/pool/progress && git commit
+set -euo pipefail
+WORK=${1:-runs/pool}
+RUN=$WORK/384-more
+PROGRESS=recipes/pool/progress
+PYTHON=${PYTHON:-python}
+mkdir -p "$PROGRESS"
+rm -f "$PROGRESS/last.pt.new"
+$PYTHON -c 'import sys; from colorizer.training.checkpoint import compact_checkpoint; compact_checkpoint(*sys.argv[1:])' \
+  "$RUN/last.pt" "$PROGRESS/last.pt.new"
+mv "$PROGRESS/last.pt.new" "$PROGRESS/last.pt"
+[ -f "$RUN/log.jsonl" ] && cp "$RUN/log.jsonl" "$PROGRESS/log.jsonl"
+[ -f "$RUN/loss.png" ] && cp "$RUN/loss.png" "$PROGRESS/loss.png"
+[ -f "$RUN/finished.json" ] && cp "$RUN/finished.json" "$PROGRESS/finished.json"
+ls -l "$PROGRESS"
