@@ -328,7 +328,7 @@ def test_the_reach_slider_takes_a_click_to_the_alike_object_on_the_page(live_ser
 def test_points_drag_swatches_delete_and_hints_files_on_the_page(live_server, browser, tmp_path):
     """The rest of the page's hint editing, as a person does it: drag a point, take a swatch, download the hints,
     delete the point with the keyboard, and load the hints file back."""
-    page = browser.new_page()
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})  # the photo wholly in view: a drag never scrolls
     page.goto(live_server)
     page.set_input_files("#files", str(EXAMPLES / "windmill.jpg"))
     page.wait_for_function("document.querySelector('.result .status').textContent === 'done'", timeout=60_000)
