@@ -236,10 +236,23 @@ PIXELS_OF_RESULT = """() => {
 }"""
 
 
+def _upload(page, path: Path) -> None:
+    """Drop one photo on the page and wait until it is coloured."""
+    page.set_input_files("#files", str(path))
+    page.wait_for_function("document.querySelector('.result .status').textContent === 'done'", timeout=60_000)
+
+
+def _lab_of_result(page, height: int, width: int) -> np.ndarray:
+    """The result image on the page, (height, width, 3) LAB."""
+    from colorizer.inference.color import rgb_to_lab
+
+    rgba = np.array(page.evaluate(PIXELS_OF_RESULT), np.uint8).reshape(height, width, 4)
+    return rgb_to_lab(np.ascontiguousarray(rgba[..., :3]))
+
+
 def test_a_brush_stroke_on_the_page_colours_its_region_and_stops_at_the_edge(live_server, browser, tmp_path):
     """Brush mode: drag across the darker left part of a two-part photo with blue; the left part turns blue, under
     the stroke and away from it, while the lighter right part, beyond a strong edge, keeps its colour."""
-    from colorizer.inference.color import rgb_to_lab
 
     width, height, edge = 320, 240, 200
     rng = np.random.default_rng(0)
@@ -247,13 +260,8 @@ def test_a_brush_stroke_on_the_page_colours_its_region_and_stops_at_the_edge(liv
     Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "L").save(tmp_path / "two.png")
     page = browser.new_page()
     page.goto(live_server)
-    page.set_input_files("#files", str(tmp_path / "two.png"))
-    page.wait_for_function("document.querySelector('.result .status').textContent === 'done'", timeout=60_000)
-
-    def lab_of_result() -> np.ndarray:
-        rgba = np.array(page.evaluate(PIXELS_OF_RESULT), np.uint8).reshape(height, width, 4)
-        return rgb_to_lab(np.ascontiguousarray(rgba[..., :3]))
-
+    _upload(page, tmp_path / "two.png")
+    lab_of_result = lambda: _lab_of_result(page, height, width)  # noqa: E731
     before = lab_of_result()
     page.check(".result .tool-brush")
     page.eval_on_selector(".result .hint-color", "el => { el.value = '#2850c8'; }")
@@ -284,7 +292,6 @@ def test_a_brush_stroke_on_the_page_colours_its_region_and_stops_at_the_edge(liv
 def test_the_reach_slider_takes_a_click_to_the_alike_object_on_the_page(live_server, browser, tmp_path):
     """Two identical light disks far apart: a blue click on the left one at "this object" leaves the right one as it
     was; moving the slider to "everything alike" turns it blue too, and the dark ground stays as it was."""
-    from colorizer.inference.color import rgb_to_lab
 
     width, height = 401, 201
     y, x = np.mgrid[0:height, 0:width]
@@ -294,13 +301,8 @@ def test_the_reach_slider_takes_a_click_to_the_alike_object_on_the_page(live_ser
     page = browser.new_page()
     page.goto(live_server)
     page.eval_on_selector("#reach", "el => { el.value = '0'; }")
-    page.set_input_files("#files", str(tmp_path / "disks.png"))
-    page.wait_for_function("document.querySelector('.result .status').textContent === 'done'", timeout=60_000)
-
-    def lab_of_result() -> np.ndarray:
-        rgba = np.array(page.evaluate(PIXELS_OF_RESULT), np.uint8).reshape(height, width, 4)
-        return rgb_to_lab(np.ascontiguousarray(rgba[..., :3]))
-
+    _upload(page, tmp_path / "disks.png")
+    lab_of_result = lambda: _lab_of_result(page, height, width)  # noqa: E731
     before = lab_of_result()
     box = page.eval_on_selector(".result img.after", "i => [i.clientWidth, i.clientHeight]")
     page.click(".result .compare", position={"x": 80 * box[0] / width, "y": 100 * box[1] / height})

@@ -24,7 +24,7 @@ import numpy as np
 
 from colorizer.inference import DEFAULT_REACH
 from colorizer.inference.reference import _principal_components, _project, pixel_features
-from colorizer.inference.spread import _halve
+from colorizer.inference.spread import SOLVE_SIZE, _halve
 
 ANCHORS_PER_HINT = 12  # pixels of each hint whose description and correction are carried
 MAX_ANCHORS = 600
@@ -106,7 +106,7 @@ def alike_guide(
         return None
     picked, weights, reaches = picked[keep], weights[keep], reaches[keep]
     height, width = lightness.shape
-    step = 2 if max(height, width) > 256 else 1  # described on the grid the spreading solves on
+    step = 2 if max(height, width) > SOLVE_SIZE else 1  # described on the grid the spreading solves on
     if step == 2:
         lightness, network_ab = _halve(lightness), _halve(network_ab)
     described = describe(lightness, network_ab, features)

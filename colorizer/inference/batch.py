@@ -157,7 +157,7 @@ def colorize_paths(
         raise BatchError(str(err)) from None
     # Files the run reads besides its sources: never written to, whatever the flags (resolved: ./a.png, /x/a.png
     # and a symlink to it are one file).
-    protected = {_resolved(path): what for path, what in _read_only_files(hints_file, reference, key_frames)}
+    protected = {path.resolve(): what for path, what in _read_only_files(hints_file, reference, key_frames)}
     if reference is not None:
         try:
             reference = colorizer.reference(reference, size)
@@ -170,12 +170,13 @@ def colorize_paths(
     todo, claimed = [], set()
     for job in jobs:
         destination = _destination(out_dir, job, output_format(job, fmt, has_alpha=False))
-        if destination.resolve() == job.source.resolve():
+        target = destination.resolve()
+        if target == job.source.resolve():
             summary.failed.append(
                 {"source": str(job.source), "reason": "its output would replace it: sources are never modified"}
             )
-        elif destination.resolve() in protected or destination.resolve() == _resolved(hints_file_for(job.source)):
-            what = protected.get(destination.resolve(), "its own hints file")
+        elif target in protected or target == hints_file_for(job.source).resolve():
+            what = protected.get(target, "its own hints file")
             summary.failed.append(
                 {"source": str(job.source), "reason": f"its output {destination} would replace {what}: never modified"}
             )
@@ -279,10 +280,6 @@ def _write_frames(colorizer, videos, frames, out_dir, size, overwrite, progress,
         summary.written += written
         summary.skipped += skipped
     return summary
-
-
-def _resolved(path: Path) -> Path:
-    return Path(path).resolve()
 
 
 def _read_only_files(hints_file, reference, key_frames) -> list[tuple[Path, str]]:

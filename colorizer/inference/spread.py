@@ -45,9 +45,9 @@ DAMPING = 0.7
 OVERCORRECTION = 1.5
 
 
-def pull_for(shape: tuple[int, int], reach: float | None = None) -> float:
-    """The pull that lets a correction fade over `reach` x the longer side of a (h, w) grid."""
-    return 1.0 / ((LOCAL_REACH if reach is None else reach) * max(shape)) ** 2
+def pull_for(shape: tuple[int, int]) -> float:
+    """The pull that lets a correction fade over LOCAL_REACH x the longer side of a (h, w) grid."""
+    return 1.0 / (LOCAL_REACH * max(shape)) ** 2
 
 
 def affinities(lightness: np.ndarray, sigma: float = SIGMA) -> tuple[np.ndarray, np.ndarray]:
@@ -87,11 +87,9 @@ class Level:
     def coarser(self) -> Level:
         """P^T A P for P joining 2x2 blocks (the last row or column alone where a side is odd)."""
         h, w = self.shape
-        ph, pw = h % 2, w % 2
-        extra = np.pad(self.extra, ((0, ph), (0, pw)))
-        wx = np.pad(self.wx, ((0, ph), (0, pw)))
-        wy = np.pad(self.wy, ((0, ph), (0, pw)))
-        coarse_extra = extra[0::2, 0::2] + extra[1::2, 0::2] + extra[0::2, 1::2] + extra[1::2, 1::2]
+        wx = np.pad(self.wx, ((0, h % 2), (0, w % 2)))
+        wy = np.pad(self.wy, ((0, h % 2), (0, w % 2)))
+        coarse_extra = _block_sum(self.extra)
         coarse_wx = wx[0::2, 1::2] + wx[1::2, 1::2]  # the two fine edges between horizontally adjacent blocks
         coarse_wy = wy[1::2, 0::2] + wy[1::2, 1::2]
         cw, ch = coarse_extra.shape[1], coarse_extra.shape[0]
@@ -108,11 +106,11 @@ class Level:
         return matrix
 
 
-def _restrict(r: np.ndarray) -> np.ndarray:
-    """P^T r: sums over 2x2 blocks of the last two axes."""
-    h, w = r.shape[-2:]
-    r = np.pad(r, ((0, 0), (0, h % 2), (0, w % 2)))
-    return r[:, 0::2, 0::2] + r[:, 1::2, 0::2] + r[:, 0::2, 1::2] + r[:, 1::2, 1::2]
+def _block_sum(array: np.ndarray) -> np.ndarray:
+    """Sums over 2x2 blocks of the last two axes (an odd last row or column alone): P^T for P joining blocks."""
+    h, w = array.shape[-2:]
+    array = np.pad(array, [(0, 0)] * (array.ndim - 2) + [(0, h % 2), (0, w % 2)])
+    return array[..., 0::2, 0::2] + array[..., 1::2, 0::2] + array[..., 0::2, 1::2] + array[..., 1::2, 1::2]
 
 
 def _prolong(e: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -140,7 +138,7 @@ class Multigrid:
         x = level.inverse * r
         for _ in range(SMOOTHING - 1):
             x += level.inverse * (r - level.apply(x))
-        x += OVERCORRECTION * _prolong(self.cycle(_restrict(r - level.apply(x)), depth + 1), level.shape)
+        x += OVERCORRECTION * _prolong(self.cycle(_block_sum(r - level.apply(x)), depth + 1), level.shape)
         for _ in range(SMOOTHING):
             x += level.inverse * (r - level.apply(x))
         return x
@@ -194,13 +192,7 @@ def build_system(
 
 def _halve(array: np.ndarray) -> np.ndarray:
     """Means over 2x2 blocks of the last two axes (an odd last row or column stands alone)."""
-    h, w = array.shape[-2:]
-    pad = [(0, 0)] * (array.ndim - 2) + [(0, h % 2), (0, w % 2)]
-    ones = np.pad(np.ones((h, w), np.float32), pad[-2:])
-    padded = np.pad(array, pad)
-    total = padded[..., 0::2, 0::2] + padded[..., 1::2, 0::2] + padded[..., 0::2, 1::2] + padded[..., 1::2, 1::2]
-    count = ones[0::2, 0::2] + ones[1::2, 0::2] + ones[0::2, 1::2] + ones[1::2, 1::2]
-    return (total / count).astype(np.float32)
+    return (_block_sum(array) / _block_sum(np.ones(array.shape[-2:], np.float32))).astype(np.float32)
 
 
 def _weighted_halve(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -211,9 +203,8 @@ def _weighted_halve(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray
 
 def upsample_guided(coarse: np.ndarray, lightness: np.ndarray, coarse_lightness: np.ndarray, sigma: float = SIGMA):
     """Corrections (C, h/2, w/2), solved on every other pixel -> (C, h, w): each fine pixel takes its four nearest
-    coarse values with bilinear
-    weights times exp(-(L - L_coarse)^2 / 2 sigma^2), so a correction stays on its side of an edge (joint bilateral
-    upsampling, Kopf et al. 2007)."""
+    coarse values with bilinear weights times exp(-(L - L_coarse)^2 / 2 sigma^2), so a correction stays on its side
+    of an edge (joint bilateral upsampling, Kopf et al. 2007)."""
     height, width = lightness.shape
     ch, cw = coarse_lightness.shape
     y = np.arange(height, dtype=np.float32) / 2  # coarse pixel j was sampled at fine pixel 2j

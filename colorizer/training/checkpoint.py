@@ -7,6 +7,8 @@ Loading uses `torch.load(weights_only=True)`: a checkpoint file can never run co
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from colorizer.atomic import atomic_path
 from colorizer.training.model import ColorizationNet, build_model
 
 FORMAT = "colorizer-checkpoint"
+GZIP_MAGIC = b"\x1f\x8b"  # a compressed checkpoint (`compact_checkpoint`); torch.save's own files are zip archives
 VERSION = 1
 
 
@@ -25,12 +28,16 @@ class CheckpointError(Exception):
     """A checkpoint that is missing, unreadable or not one of ours; the message names the file."""
 
 
-def save_checkpoint(path: Path, payload: dict) -> None:
-    """Write `payload` (plus format, version and project version) to `path` via a temp file and `os.replace`."""
+def save_checkpoint(path: Path, payload: dict, compress: bool = False) -> None:
+    """Write `payload` (plus format, version and project version) to `path` via a temp file and `os.replace`;
+    compress: gzip it (`load_checkpoint` reads both)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT, "version": VERSION, "colorizer_version": __version__, **payload}, buffer)
+    data = gzip.compress(buffer.getvalue(), compresslevel=6, mtime=0) if compress else buffer.getvalue()
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        torch.save({"format": FORMAT, "version": VERSION, "colorizer_version": __version__, **payload}, f)
+        f.write(data)
         f.flush()
         os.fsync(f.fileno())
 
@@ -41,7 +48,10 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        with open(path, "rb") as f:
+            compressed = f.read(2) == GZIP_MAGIC
+        source = io.BytesIO(gzip.decompress(path.read_bytes())) if compressed else path
+        payload = torch.load(source, map_location=map_location, weights_only=True)
     except Exception as err:
         raise CheckpointError(f"{path} is not a readable checkpoint (corrupt or truncated?): {err}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
@@ -56,7 +66,7 @@ def compact_checkpoint(source: Path, destination: Path) -> None:
 
     The weights stay float32; Adam's moments are stored as bfloat16 (the optimizer casts them back when it loads
     them: each step then differs by about 0.4 % of the moment's own rounding) and a weight average, where there is
-    one, as its bfloat16 difference from the weights: 10 bytes a parameter instead of 16.
+    one, as its bfloat16 difference from the weights: 10 bytes a parameter instead of 16, then gzipped.
     """
     payload = load_checkpoint(source)
     optimizer = payload.get("optimizer")
@@ -75,7 +85,7 @@ def compact_checkpoint(source: Path, destination: Path) -> None:
         payload["ema"] = {**payload["ema"], "weights": None, "difference": delta}
     for key in ("format", "version", "colorizer_version"):
         payload.pop(key, None)
-    save_checkpoint(destination, {**payload, "compact": True})
+    save_checkpoint(destination, {**payload, "compact": True}, compress=True)
 
 
 def _expand(payload: dict) -> dict:
