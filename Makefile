@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine: `make demo` and `make test`.
 #   make demo  installs only what colourising needs (ONNX Runtime, NumPy, Pillow: no torch) and runs the demo
-#   make test  adds the training, video and dev extras, then lints and runs the test suite
+#   make test  adds the training, video, cluster and dev extras, then lints and runs the test suite
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -18,7 +18,7 @@ $(LIGHT): pyproject.toml | $(BIN)/python
 	touch $(LIGHT)
 
 $(FULL): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[train,video,dev]'
+	$(BIN)/python -m pip install -q -e '.[train,video,cluster,dev]'
 	touch $(FULL) $(LIGHT)
 
 install-light: $(LIGHT)  ## .venv/ with what colourising needs (no torch)

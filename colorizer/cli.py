@@ -91,6 +91,14 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     from colorizer.inference.batch import BatchError, colorize_paths
     from colorizer.inference.session import ModelError
 
+    if args.engine == "ray":
+        return _colorize_on_ray(args)
+    uris = [name for name in [*args.inputs, args.out] if "://" in name]
+    if uris:
+        return _error(f"{uris[0]}: URIs (s3://, gs://, ...) are read and written by --engine ray (the cluster extra)")
+    if args.address or args.workers or args.cpus_per_worker:
+        return _error("--address, --workers and --cpus-per-worker are for --engine ray")
+    args.out = Path(args.out)
     try:
         colorizer = _load_colorizer(args)
     except ModelError as err:
@@ -124,6 +132,58 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         print(f"  skipped: {line}", file=sys.stderr)
     print(f"{len(summary.written)} colourised into {args.out}, {len(summary.skipped)} skipped")
     return _report_failures(summary.failed, len(summary.written) + len(summary.skipped) + len(summary.failed))
+
+
+def _colorize_on_ray(args: argparse.Namespace) -> int:
+    """`colorize --engine ray`: the same run on a Ray cluster (`colorizer.cluster`)."""
+    if args.frame:
+        return _error("--frame writes a few frames for the page: run it with the local engine")
+    if not 0 <= args.smoothing < 1:
+        return _error("--smoothing must be at least 0 and below 1")
+    try:
+        from colorizer.cluster import ClusterError, colorize_dataset
+        from colorizer.cluster.storage import StorageError
+        from colorizer.inference.session import ModelError
+    except ImportError as err:
+        return _error(f"--engine ray needs the cluster extra (pip install 'photo-colorizer[cluster]'): {err}")
+    try:
+        summary = colorize_dataset(
+            args.inputs,
+            args.out,
+            model=args.model,
+            device=args.device,
+            temperature=args.temperature,
+            chroma_boost=args.chroma_boost,
+            size=args.size,
+            fmt=args.format,
+            compare=args.compare,
+            overwrite=args.overwrite,
+            batch_size=args.batch_size,
+            hints_file=args.hints,
+            saturation=args.saturation,
+            reach=args.hint_reach,
+            reference=args.reference,
+            key_frames=args.key_frame,
+            smoothing=args.smoothing,
+            keep_partial=args.keep_partial,
+            address=args.address,
+            workers=args.workers,
+            cpus_per_worker=args.cpus_per_worker or 1,
+        )
+    except (ClusterError, ModelError, StorageError) as err:
+        return _error(str(err))
+    for line in summary.notes:
+        print(f"  note: {line}", file=sys.stderr)
+    done = f", {summary.done_before} done by an earlier run" if summary.done_before else ""
+    skipped = f"{summary.exists} skipped (exist){done}"
+    print(f"{summary.written} colourised into {args.out}, {skipped}; record: {summary.manifest}")
+    if summary.interrupted:
+        print("interrupted: run the same command again to finish the rest", file=sys.stderr)
+        return 130
+    code = _report_failures(summary.failed, summary.total)
+    if summary.failures > len(summary.failed):
+        print(f"  ({summary.failures - len(summary.failed)} more failures: see {summary.manifest})", file=sys.stderr)
+    return code
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -316,9 +376,40 @@ def build_parser() -> argparse.ArgumentParser:
         "--out. Videos (MP4, MOV, MKV, AVI, WebM, ...; needs the video extra) become DIR/NAME.mp4, H.264 with "
         "their audio kept and steady colour over time. Existing outputs are never replaced without --overwrite.",
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="photo or video files, folders or glob patterns")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="photo or video files, folders or glob patterns (with --engine ray also URIs: s3://bucket/scans/)",
+    )
+    p.add_argument("--out", required=True, help="output folder (with --engine ray also a URI)")
     _add_model_arguments(p)
+    p.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="local: this process (default); ray: a Ray cluster (Ray Data; the cluster extra), resumable, with a "
+        "record under DST/_manifest/",
+    )
+    p.add_argument(
+        "--address",
+        default=None,
+        help="--engine ray: the cluster to use (e.g. ray://head:10001; default: RAY_ADDRESS, the one this runs "
+        "in under `ray job submit`, else a local one on this machine)",
+    )
+    p.add_argument(
+        "--workers",
+        type=bounded(int, 1, 100_000),
+        default=None,
+        help="--engine ray: model copies (Ray actors; default: the cluster's CPUs / --cpus-per-worker, or its GPUs "
+        "with --device cuda)",
+    )
+    p.add_argument(
+        "--cpus-per-worker",
+        type=bounded(float, 0, 1024, low_open=True),
+        default=None,
+        help="--engine ray: CPUs each model copy reserves and ONNX Runtime's threads in it (default: 1)",
+    )
     p.add_argument(
         "--format",
         choices=sorted(FORMATS),

@@ -6,6 +6,7 @@ The one place that turns a file on disk into 8-bit RGB (plus alpha, if any). `pr
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from dataclasses import dataclass
@@ -121,9 +122,14 @@ def to_photo(image: Image.Image) -> Photo:
     return Photo(np.ascontiguousarray(pixels), alpha, mode in _GRAY_MODES, image.format)
 
 
-def read_photo(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, longest_side: int | None = None) -> Photo:
-    """`open_image` + `to_photo`, with the file's format kept."""
-    image = open_image(path, max_pixels, longest_side)
+def read_photo(
+    path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, longest_side: int | None = None, data: bytes | None = None
+) -> Photo:
+    """`open_image` + `to_photo`, with the file's format kept. With `data`, those are the file's bytes (read from
+    elsewhere, e.g. an object store) and `path` only names it."""
+    if data is not None and not data:
+        raise ImageReadError("empty file (0 bytes)")
+    image = open_image(path if data is None else io.BytesIO(data), max_pixels, longest_side)
     photo = to_photo(image)
     photo.format = image.format or Image.registered_extensions().get(Path(path).suffix.lower())
     photo.frames = int(image.info.get("frames", 1))

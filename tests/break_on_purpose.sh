@@ -146,3 +146,11 @@ check "training ignores --patience" colorizer/training/train.py \
   "            if cfg.patience and since_best >= cfg.patience:
                 _finish" "            if False:
                 _finish" tests/test_train.py -k patience
+check "a cluster worker rewrites what an earlier attempt wrote" colorizer/cluster/worker.py \
+  "        if found.mtime_ns is not None and found.mtime_ns >= self.marker_time:" \
+  "        if False:" tests/test_cluster.py -k killed
+check "the cluster engine ignores a photo's own hints file" colorizer/cluster/run.py \
+  "                yield number, below + name, below + sidecar if sidecar in present and not is_video(name) else \"\"" \
+  "                yield number, below + name, \"\"" tests/test_cluster.py -k same_pixels
+check "a cluster rerun redoes what the manifest says is done" colorizer/cluster/run.py \
+  "        if source.uri in done:" "        if False:" tests/test_cluster.py -k rerun

@@ -83,10 +83,11 @@ def collect_jobs(inputs: list[str], out_dir: Path, summary: Summary) -> list[Job
     return jobs
 
 
-def output_format(job: Job, requested: str | None, has_alpha: bool) -> str:
-    if is_video(job.source):
+def output_format(name: str | Path, requested: str | None, has_alpha: bool) -> str:
+    """The format a source named `name` is written in: MP4 for a video, else `requested`, else the source's own."""
+    if is_video(name):
         return "mp4"
-    fmt = requested or FORMAT_OF_SUFFIX.get(job.source.suffix.lower(), "png")
+    fmt = requested or FORMAT_OF_SUFFIX.get(Path(name).suffix.lower(), "png")
     return "png" if has_alpha and fmt not in KEEPS_ALPHA else fmt  # alpha is kept: PNG where the format can't
 
 
@@ -110,8 +111,13 @@ def read_ahead(pool: ThreadPoolExecutor, jobs: list[Job], ahead: int = READ_AHEA
         yield done_job, future.result()
 
 
+def output_name(relative: Path, fmt: str) -> Path:
+    """Where the output of the source at `relative` (below its input folder) goes below the output folder."""
+    return relative.with_suffix(".mp4" if fmt == "mp4" else FORMATS[fmt])
+
+
 def _destination(out_dir: Path, job: Job, fmt: str) -> Path:
-    return out_dir / job.relative.with_suffix(".mp4" if fmt == "mp4" else FORMATS[fmt])
+    return out_dir / output_name(job.relative, fmt)
 
 
 def colorize_paths(
@@ -169,7 +175,7 @@ def colorize_paths(
         summary.notes.append(f"removed {stale}, left by an earlier run that was killed")
     todo, claimed = [], set()
     for job in jobs:
-        destination = _destination(out_dir, job, output_format(job, fmt, has_alpha=False))
+        destination = _destination(out_dir, job, output_format(job.source, fmt, has_alpha=False))
         target = destination.resolve()
         if target == job.source.resolve():
             summary.failed.append(
@@ -237,7 +243,7 @@ def colorize_paths(
                 len(pending) == batch_size or working_shape(*pending[0][1].pixels.shape[:2], size) != shape
             ):
                 flush()
-            pending.append((job, photo, output_format(job, fmt, photo.alpha is not None), hints))
+            pending.append((job, photo, output_format(job.source, fmt, photo.alpha is not None), hints))
         if pending:
             flush()
         while writes:

@@ -111,11 +111,13 @@ class Colorizer:
         temperature: float | None = None,
         hints_to_network: bool | None = None,
         chroma_boost: float | None = None,
+        threads: int | None = None,
     ) -> Colorizer:
         """An .onnx model, a training checkpoint (exported on the fly; needs torch), or the bundled model (None).
         chroma_boost: how much bolder the colour is made where the network commits to one (0: its own colour;
-        default: the model's recorded value, `color.boost_chroma`)."""
-        return cls(ModelSession.load(path, device), temperature, hints_to_network, chroma_boost)
+        default: the model's recorded value, `color.boost_chroma`). threads: ONNX Runtime's threads (default: all
+        cores)."""
+        return cls(ModelSession.load(path, device, threads), temperature, hints_to_network, chroma_boost)
 
     @property
     def metadata(self) -> dict:

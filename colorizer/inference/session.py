@@ -64,12 +64,25 @@ def checkpoint_to_onnx(path: Path) -> bytes:
     return checkpoint_exporters[-1](path)
 
 
+def model_source(path: Path) -> bytes | Path:
+    """What ONNX Runtime is given for a model file: the path of an .onnx file, or the ONNX bytes exported on the fly
+    from a training checkpoint."""
+    if not path.is_file():
+        hint = "" if path != BUNDLED_MODEL else " (this installation has no bundled model; pass --model PATH)"
+        raise ModelError(f"model {path} does not exist{hint}")
+    with open(path, "rb") as f:
+        is_zip = f.read(4) == b"PK\x03\x04"  # torch.save writes zip archives; ONNX files are protobufs
+    return checkpoint_to_onnx(path) if is_zip or path.suffix in (".pt", ".pth") else path
+
+
 class ModelSession:
     """One ONNX model in ONNX Runtime, reused across calls (thread-safe, as ORT sessions are)."""
 
-    def __init__(self, model: bytes | Path, name: str, device: str = "cpu"):
+    def __init__(self, model: bytes | Path, name: str, device: str = "cpu", threads: int | None = None):
         ort = _onnxruntime()
         options = ort.SessionOptions()
+        if threads:  # e.g. a Ray actor's CPUs; by default ORT uses every core
+            options.intra_op_num_threads = threads
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # Idle ORT threads sleep instead of spinning: decoding and writing threads share the cores with them.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -97,17 +110,10 @@ class ModelSession:
         self.has_features = "features" in {o.name for o in self.session.get_outputs()}
 
     @classmethod
-    def load(cls, path: str | Path | None = None, device: str = "cpu") -> ModelSession:
+    def load(cls, path: str | Path | None = None, device: str = "cpu", threads: int | None = None) -> ModelSession:
         """An .onnx file, a training checkpoint (.pt: exported on the fly), or the bundled model when None."""
         path = BUNDLED_MODEL if path is None else Path(path)
-        if not path.is_file():
-            hint = "" if path != BUNDLED_MODEL else " (this installation has no bundled model; pass --model PATH)"
-            raise ModelError(f"model {path} does not exist{hint}")
-        with open(path, "rb") as f:
-            is_zip = f.read(4) == b"PK\x03\x04"  # torch.save writes zip archives; ONNX files are protobufs
-        if is_zip or path.suffix in (".pt", ".pth"):
-            return cls(checkpoint_to_onnx(path), str(path), device)
-        return cls(path, str(path), device)
+        return cls(model_source(path), str(path), device, threads)
 
     @property
     def working_size(self) -> int:
