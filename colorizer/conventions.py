@@ -30,3 +30,7 @@ AB_SCALE = 110.0  # ab in about [-110, 110] <-> about [-1, 1]
 #   0: L / L_SCALE - 1      1: hint a / AB_SCALE      2: hint b / AB_SCALE      3: mask (1 where a hint is, else 0)
 # with a and b 0 wherever the mask is 0. Both runtimes build their hint maps to this layout.
 HINT_INPUT_CHANNELS = 4
+
+# The working size (the network's longer side) anything accepts: the network's memory grows with the working pixels:
+# on a 12-MP photo 2048 peaks at 3.1 GB, 4096 at 11.9 GB (README, "Bad input"). A photo is never upscaled.
+MIN_WORKING_SIZE, MAX_WORKING_SIZE = 64, 2048

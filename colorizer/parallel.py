@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
 from multiprocessing import Pool
 from typing import Any
 
-from tqdm import tqdm
+from colorizer.progress import progress_bar
 
 
 def parallel_map(function: Callable, items: Sequence, workers: int, label: str, progress: bool = True) -> list[Any]:
     """[function(item) for item in items], spread over `workers` processes (a plain loop when workers == 1)."""
-    bar = tqdm(total=len(items), desc=label, unit="img", disable=not progress or not items, file=sys.stderr)
+    bar = progress_bar(total=len(items), desc=label, unit="img", disable=not progress or not items)
     results = []
     with bar:
         if workers <= 1 or len(items) <= 1:

@@ -154,3 +154,16 @@ check "the cluster engine ignores a photo's own hints file" colorizer/cluster/ru
   "                yield number, below + name, \"\"" tests/test_cluster.py -k same_pixels
 check "a cluster rerun redoes what the manifest says is done" colorizer/cluster/run.py \
   "        if source.uri in done:" "        if False:" tests/test_cluster.py -k rerun
+check "wide strokes drawn at full resolution (unbounded work)" colorizer/inference/hints.py \
+  "    step = max(1, half // 8)" "    step = 1" tests/test_hardening.py -k wide_dense
+check "the server decodes before it takes a place in the queue" colorizer/inference/serve.py \
+  "        with queue.slot():  # a full queue refuses (503) before anything is read or decoded" \
+  "        with contextlib.nullcontext():" tests/test_hardening.py -k full_queue
+check "the Python API's working size unchecked" colorizer/inference/photos.py \
+  "        size = check_working_size(size) or self.working_size" "        size = size or self.working_size" \
+  tests/test_hardening.py -k checks_the_working_size
+check "key frames' shot and carried colour kept in memory" colorizer/inference/keyframes.py \
+  "        self.count += 1
+        return self.count - 1" "        self.count += 1
+        self.__dict__.setdefault('kept', []).append(np.array(array))
+        return self.count - 1" tests/test_key_frames.py -k memory

@@ -360,3 +360,139 @@ def test_a_reference_with_a_photo_of_any_shape(colorizer, size):
     for working in (64, 384):
         result = colorizer.colorize_array(photo, size=working, reference=reference)
         assert result.shape == (height, width, 3)
+
+
+# --- round two: bounded work and memory, and a Python API that checks what it is given ---------------------------
+
+
+@pytest.mark.timeout(45)  # unbounded, 42 such strokes took 73 s (issue 27): bounded, about 3
+def test_wide_dense_strokes_cost_a_bounded_time_and_still_cover_their_line(colorizer):
+    from PIL import ImageDraw
+
+    from colorizer.inference.hints import _stroke_coverage
+
+    zigzag = [[int(i % 640), int((i * 7) % 480)] for i in range(10_000)]
+    hints = [{"points": zigzag, "color": "#2040c0", "radius": 640} for _ in range(40)]
+    photo = np.asarray(colour_photo(640, 480).convert("L"))
+    colorizer.colorize_array(photo, hints=hints)
+    # a wide stroke drawn on the coarser canvas covers what the exact drawing covers, to within its edge
+    line = np.array([[20, 30], [200, 60], [120, 250], [350, 200]])
+    exact = Image.new("L", (384, 288))
+    draw = ImageDraw.Draw(exact)
+    draw.line([tuple(p) for p in line], fill=255, width=81, joint="curve")
+    for cx, cy in (line[0], line[-1]):
+        draw.ellipse((cx - 40, cy - 40, cx + 40, cy + 40), fill=255)
+    exact = np.asarray(exact) > 0
+    coarse = _stroke_coverage(line, 40, 288, 384)
+    assert (exact & coarse).sum() / (exact | coarse).sum() > 0.93
+
+
+@pytest.mark.parametrize("size", [float("nan"), float("inf"), 1e20, -1, 1, True, "384", 4096, 63])
+def test_the_python_api_checks_the_working_size(colorizer, size):
+    photo = np.asarray(colour_photo(64, 48).convert("L"))
+    with pytest.raises(ValueError, match="size"):
+        colorizer.colorize_array(photo, size=size)
+
+
+def test_the_command_line_refuses_a_working_size_beyond_its_memory_bound(tmp_path, capsys):
+    colour_photo(64, 48).save(tmp_path / "a.png")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["colorize", str(tmp_path / "a.png"), "--out", str(tmp_path / "out"), "--size", "4096"])
+    assert exit_info.value.code == 2 and "at most 2048" in capsys.readouterr().err
+
+
+def test_a_full_queue_refuses_before_decoding_anything(colorizer, monkeypatch):
+    from colorizer.inference import serve
+
+    decoded = []
+    real = serve.decode_upload
+    monkeypatch.setattr(serve, "decode_upload", lambda data, limits: decoded.append(1) or real(data, limits))
+    app = create_app(colorizer, ServeLimits(max_queue=0))
+    client = TestClient(app)
+    image = io.BytesIO()
+    colour_photo(64, 48).save(image, "PNG")
+    queue = app.app.state.queue  # BodyLimit wraps the FastAPI app
+    with queue.slot():  # a request being served: the queue (0 waiting) is full
+        busy = client.post("/api/colorize", files={"file": ("a.png", image.getvalue())})
+    assert busy.status_code == 503 and decoded == []
+    served = client.post("/api/colorize", files={"file": ("a.png", image.getvalue())})
+    assert served.status_code == 200 and decoded == [1]
+
+
+def test_one_hints_limit_for_files_and_http(colorizer, tmp_path, capsys):
+    from colorizer.inference.hints import MAX_HINTS_BYTES
+
+    hint = json.dumps([{"x": 1, "y": 1, "color": "#ff0000"}])
+    over = hint + " " * (MAX_HINTS_BYTES + 10 - len(hint))
+    far_over = hint + " " * (1_200_000 - len(hint))
+    client = TestClient(create_app(colorizer, ServeLimits()))
+    image = io.BytesIO()
+    colour_photo(64, 48).save(image, "PNG")
+    for text in (over, far_over):  # ours, and the multipart parser's own limit: the same words
+        answer = client.post("/api/colorize", files={"file": ("a.png", image.getvalue())}, data={"hints": text})
+        assert answer.status_code in (413, 422) and "1,000,000 bytes" in answer.json()["detail"]
+    colour_photo(64, 48).save(tmp_path / "a.png")
+    (tmp_path / "a.hints.json").write_text(over)
+    assert main(["colorize", str(tmp_path / "a.png"), "--out", str(tmp_path / "out")]) == 1
+    assert "1,000,000" in capsys.readouterr().err
+
+
+def test_import_colorizer_stays_light_and_offers_colorize_at_module_level(tmp_path):
+    import subprocess
+    import sys
+
+    code = "import sys, colorizer; print(sorted({'numpy', 'onnxruntime', 'PIL', 'torch'} & set(sys.modules)))"
+    light = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert light.stdout.strip() == "[]"
+    import colorizer as package
+
+    photo = np.asarray(colour_photo(64, 48).convert("L"))
+    red = package.colorize(photo, hints=[{"x": 32, "y": 24, "color": "#d02020", "radius": 6}])
+    assert red.size == (64, 48) and np.asarray(red)[24, 32, 0] > np.asarray(red)[24, 32, 2] + 40
+    ready = package.reference(colour_photo(64, 48))
+    assert package.colorize(photo, reference=ready).size == (64, 48)
+
+
+def test_the_python_api_names_what_is_wrong_with_its_arguments(colorizer):
+    from colorizer.inference.hints import Hint, HintError
+    from colorizer.inference.keyframes import KeyFrameError, KeyFrameSpec
+
+    photo = np.asarray(colour_photo(64, 48).convert("L"))
+    for hints, message in [
+        ([Hint.point(500, 10, "#ff0000")], "outside the 64x48 photo"),
+        ([Hint.point(10, 10, "#ff0000", radius=1e12)], "radius"),
+        ([Hint.point(float("nan"), 10, "#ff0000")], "must be numbers"),
+        (5, "must be a list of hints"),
+    ]:
+        with pytest.raises(HintError, match=message):
+            colorizer.colorize_array(photo, hints=hints)
+    assert colorizer.colorize_array(photo, hints=[Hint.point(np.int64(10), np.float32(5), "#ff0000")]).shape == (
+        48,
+        64,
+        3,
+    )
+    with pytest.raises(ValueError, match="uint8"):
+        colorizer.colorize(photo.astype(np.float32) / 255)
+    with pytest.raises(ValueError, match="shape"):
+        colorizer.colorize(np.zeros((0, 0), np.uint8))
+    with pytest.raises(TypeError, match="not int"):
+        colorizer.colorize(7)
+    encoded = io.BytesIO()
+    colour_photo(64, 48).save(encoded, "PNG")
+    assert colorizer.colorize(encoded.getvalue()).size == (64, 48)  # a file's bytes are a photo
+    assert colorizer.colorize(photo, reference=encoded.getvalue()).size == (64, 48)
+    for frame in (-5.0, float("nan"), -1, True):
+        with pytest.raises(KeyFrameError, match="key frame"):
+            KeyFrameSpec.from_mapping({frame: "key.png"})
+    assert KeyFrameSpec.from_mapping({12.5: "a.png", 3: "b.png"})[0].frame.seconds == 12.5
+
+
+def test_a_422_names_the_field_without_echoing_what_was_sent(colorizer):
+    client = TestClient(create_app(colorizer, ServeLimits()))
+    image = io.BytesIO()
+    colour_photo(64, 48).save(image, "PNG")
+    files = {"file": ("a.png", image.getvalue()), "hints": ("h.json", b'[{"x": 1}]', "application/json")}
+    answer = client.post("/api/colorize", files=files)
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["loc"] == ["body", "hints"] and "input" not in answer.json()["detail"][0]
+    assert "UploadFile" not in answer.text and "headers" not in answer.text

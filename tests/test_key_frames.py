@@ -202,3 +202,29 @@ def test_key_frame_beyond_the_end_is_named_and_nothing_is_written(clip, tmp_path
     assert "key frame 0=missing.png: no such file" in capsys.readouterr().err
     assert main(["colorize", str(path), "--frame", "99", "--out", str(out)]) == 1
     assert "frame 99: beyond the video's end" in capsys.readouterr().err
+
+
+def test_memory_does_not_grow_with_the_frames_before_a_key_frame(colorizer, tmp_path):
+    """The lightness of a long shot and the colour carried back through it are kept on disk (issue 27: they grew by
+    about 0.7 MB a frame in memory)."""
+    import tracemalloc
+
+    from colorizer.inference.video import _scan_key_frames
+
+    scene = texture(160 + 2 * 200, 96, 1)
+    peaks = {}
+    for length in (30, 150):
+        frames = [gray_rgb(scene[:, t : t + 160]) for t in range(length)]  # one slow pan: one shot
+        path = tmp_path / f"pan{length}.mp4"
+        make_video(path, frames)
+        Image.fromarray(tinted(frames[-1])).save(tmp_path / "key.png")
+        specs = KeyFrameSpec.from_mapping({length - 1: tmp_path / "key.png"})
+        tracemalloc.start()
+        keys = _scan_key_frames(av, colorizer, path, 160, specs, progress=False)
+        peaks[length] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert len(keys.backward) == length - 1  # every frame before the key has its carried colour...
+        later, store, row = keys.backward[0]
+        assert later == length - 1 and store[row].shape == (3, 96, 160)  # ...on disk
+    # 120 more frames held in memory would add 120 x 61 kB = 7.3 MB at this size
+    assert peaks[150] - peaks[30] < 1_500_000, peaks

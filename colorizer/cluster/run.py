@@ -17,7 +17,6 @@ import glob
 import hashlib
 import logging
 import math
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -31,6 +30,7 @@ from colorizer.inference.keyframes import KeyFrameError, KeyFrameSpec
 from colorizer.inference.session import BUNDLED_MODEL, model_source
 from colorizer.inference.temporal import DEFAULT_SMOOTHING
 from colorizer.inference.video import VIDEO_EXTENSIONS, is_video
+from colorizer.progress import progress_bar
 
 MEDIA = IMAGE_EXTENSIONS + VIDEO_EXTENSIONS
 HINTS_SUFFIX = ".hints.json"
@@ -367,13 +367,12 @@ def _blocks(roots, singles, destination, fmt, protected, done, workers, summary,
 
 def _execute(ray, settings, photos, videos, total, block_rows, workers, cpus_per_worker, device, progress, summary):
     """Photos, then videos (one a task), through actor pools; manifest rows written as they come back."""
-    from tqdm import tqdm
 
     writer = manifest.ManifestWriter(settings.destination)
     gpus = 1 if device == "cuda" else 0
     # a call never spans blocks: Ray would bundle small blocks into one task, and one actor would get them all
     stages = [(photos, min(ROWS_PER_CALL, block_rows)), (videos, 1)]
-    bar = tqdm(total=total, desc="colourising", unit="file", disable=not progress or not total, file=sys.stderr)
+    bar = progress_bar(total=total, desc="colourising", unit="file", disable=not progress or not total)
     try:
         for refs, rows_per_call in stages:
             if not refs:

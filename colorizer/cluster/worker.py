@@ -188,10 +188,12 @@ class ColorizeWorker:
 
     def _photos(self, items: list[_Item]) -> None:
         items = [item for item in items if not self._already_there(item, item.output)]
-        read = list(self.pool.map(self._read, items))
+        reads = [(item, self.pool.submit(self._read, item)) for item in items]  # decoded while the network runs
         pending: list[_Item] = []
         writes = []
-        for item in (item for item, ok in zip(items, read, strict=True) if ok):
+        for item, read in reads:
+            if not read.result():
+                continue
             shape = working_shape(*item.photo.pixels.shape[:2], self.size)
             if pending and (
                 len(pending) == self.settings.batch_size

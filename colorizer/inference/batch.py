@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import glob
 import os
-import sys
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from colorizer.atomic import remove_stale_temporaries
 from colorizer.figures import save_comparison
@@ -28,9 +26,10 @@ from colorizer.inference.color import gray_preview
 from colorizer.inference.formats import FORMAT_OF_SUFFIX, FORMATS, KEEPS_ALPHA, SAVE_OPTIONS, size_problem
 from colorizer.inference.hints import HintError, hints_file_for, read_hints_file
 from colorizer.inference.keyframes import FrameSpec, KeyFrameError, KeyFrameSpec
-from colorizer.inference.photos import Colorizer, ReferenceError, with_alpha, working_shape
+from colorizer.inference.photos import Colorizer, ReferenceError, check_working_size, with_alpha, working_shape
 from colorizer.inference.temporal import DEFAULT_SMOOTHING
 from colorizer.inference.video import VIDEO_EXTENSIONS, VideoError, colorize_video, export_frames, is_video
+from colorizer.progress import progress_bar
 
 READ_AHEAD = 4  # photos decoded ahead of the network
 WRITE_BEHIND = 4  # outputs being recombined and written behind it
@@ -147,7 +146,11 @@ def colorize_paths(
     "12.5s", ...]: instead of colourising the videos, write those frames of each as NAME.frame-N.png (coloured by
     the model alone), to colour on the page and bring back as key frames. size: the network's working size (longer
     side), by default the model's."""
-    out_dir, summary, size = Path(out_dir), Summary(), size or colorizer.working_size
+    out_dir, summary = Path(out_dir), Summary()
+    try:
+        size = check_working_size(size) or colorizer.working_size
+    except ValueError as err:
+        raise BatchError(str(err)) from None
     jobs = collect_jobs(inputs, out_dir, summary)
     videos_named = [job for job in jobs if is_video(job.source)]
     if key_frames and len(videos_named) != 1:
@@ -195,7 +198,7 @@ def colorize_paths(
             todo.append(job)
     videos = [job for job in todo if is_video(job.source)]
     todo = [job for job in todo if not is_video(job.source)]
-    bar = tqdm(total=len(todo), desc="colourising", unit="img", disable=not progress or not todo, file=sys.stderr)
+    bar = progress_bar(total=len(todo), desc="colourising", unit="img", disable=not progress or not todo)
     pending: list[tuple[Job, Photo, str, list]] = []
     writes: deque[Future] = deque()
 

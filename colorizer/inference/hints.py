@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,9 @@ from colorizer.inference.color import normalize_ab, rgb_to_lab
 
 MAX_HINTS = 1000
 MAX_STROKE_POINTS = 10_000
-MAX_HINTS_BYTES = 5_000_000  # a hints text longer than this is refused before it is parsed
+# A hints text longer than this (UTF-8 bytes) is refused before it is parsed: one limit for files, the API and HTTP,
+# whose multipart parser holds a form field to 1 MiB (a stroke of the most points, 10,000, is about 120 kB).
+MAX_HINTS_BYTES = 1_000_000
 MAX_NESTING = 8  # hints nest three deep (list > hint > points > point); deeper JSON is refused before parsing
 DEFAULT_HALF_SIDE = 2  # working pixels either side of the centre when a hint gives no radius: a 5x5 patch
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
@@ -52,7 +55,7 @@ class Hint:
 
     @classmethod
     def point(cls, x: float, y: float, color: str, radius: float | None = None, reach: float | None = None) -> Hint:
-        return cls(((float(x), float(y)),), color, radius, reach=reach)
+        return cls(((x, y),), color, radius, reach=reach)  # checked where it is used, as JSON hints are
 
     @property
     def x(self) -> float:
@@ -61,6 +64,16 @@ class Hint:
     @property
     def y(self) -> float:
         return self.points[0][1]
+
+    def as_dict(self) -> dict:
+        """The hint as its JSON object (what `parse_hints` checks and reads back)."""
+        item = {"points": [list(p) for p in self.points]} if self.stroke else {"x": self.x, "y": self.y}
+        item["color"] = self.color
+        if self.radius is not None:
+            item["radius"] = self.radius
+        if self.reach is not None:
+            item["reach"] = self.reach
+        return item
 
     @property
     def ab(self) -> np.ndarray:
@@ -71,7 +84,7 @@ class Hint:
 
 def _number(value) -> bool:
     """A finite int or float (not a bool); an integer too large for a float (309 digits and more) is not."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):  # NumPy numbers are Real too
         return False
     try:
         return math.isfinite(value)
@@ -91,14 +104,15 @@ def _nesting(text: str) -> int:
 
 
 def _load_json(data: str | bytes):
+    size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))
+    if size > MAX_HINTS_BYTES:
+        raise HintError(f"the hints text is {size:,} bytes: at most {MAX_HINTS_BYTES:,} bytes (1 MB) are accepted")
     if isinstance(data, bytes):
         try:
             data = data.decode("utf-8-sig")
         except UnicodeDecodeError as err:
             raise HintError(f"the hints are not UTF-8 text ({err})") from None
     data = data.removeprefix("\ufeff")  # a byte-order mark, as Windows Notepad saves UTF-8
-    if len(data) > MAX_HINTS_BYTES:
-        raise HintError(f"the hints text is {len(data):,} characters: at most {MAX_HINTS_BYTES:,} are accepted")
     if _nesting(data) > MAX_NESTING:
         raise HintError(f"the hints nest more than {MAX_NESTING} levels deep: hints are a list of flat objects")
     try:
@@ -216,15 +230,13 @@ def encode_hints_with_labels(
     scale_x, scale_y = w / width, h / height
     for number, hint in enumerate(hints, start=1):
         half = _half_side(hint, min(scale_x, scale_y))
-        centres = [(min(int((x + 0.5) * scale_x), w - 1), min(int((y + 0.5) * scale_y), h - 1)) for x, y in hint.points]
+        points = np.asarray(hint.points, np.float64)
+        centres = np.stack(
+            [np.minimum(((points[:, 0] + 0.5) * scale_x).astype(np.int64), w - 1),
+             np.minimum(((points[:, 1] + 0.5) * scale_y).astype(np.int64), h - 1)], axis=1,
+        )  # fmt: skip
         if hint.stroke:
-            canvas = Image.new("L", (w, h))
-            draw = ImageDraw.Draw(canvas)
-            if len(centres) > 1:
-                draw.line(centres, fill=255, width=2 * half + 1, joint="curve")
-            for cx, cy in (centres[0], centres[-1]) if len(centres) > 1 else centres:
-                draw.ellipse((cx - half, cy - half, cx + half, cy + half), fill=255)
-            covered = np.asarray(canvas) > 0
+            covered = _stroke_coverage(centres, half, h, w)
         else:
             (cx, cy) = centres[0]
             covered = np.zeros((h, w), bool)
@@ -233,3 +245,32 @@ def encode_hints_with_labels(
         maps[2, covered] = 1.0
         labels[covered] = number
     return maps, labels
+
+
+def _stroke_coverage(centres: np.ndarray, half: int, h: int, w: int) -> np.ndarray:
+    """(h, w) bool: the pixels within `half` of the line through `centres` (working pixels), with round joints.
+
+    Bounded work whatever the stroke: points that fall on the same working pixel as the one before are one point,
+    and a wide stroke is drawn on a canvas `step` times smaller (its width still at least 16 of that canvas's
+    pixels, so its edge is off by at most 1/16 of the width), which caps what each joint's circle costs."""
+    keep = np.ones(len(centres), bool)
+    keep[1:] = np.any(centres[1:] != centres[:-1], axis=1)
+    centres = centres[keep]
+    step = max(1, half // 8)
+    if step > 1:
+        centres = centres // step
+        keep = np.ones(len(centres), bool)
+        keep[1:] = np.any(centres[1:] != centres[:-1], axis=1)
+        centres = centres[keep]
+    small = max(0, round(half / step))
+    canvas = Image.new("L", (-(-w // step), -(-h // step)))
+    draw = ImageDraw.Draw(canvas)
+    path = [tuple(int(v) for v in centre) for centre in centres]
+    if len(path) > 1:
+        draw.line(path, fill=255, width=2 * small + 1, joint="curve")
+    for cx, cy in (path[0], path[-1]) if len(path) > 1 else path:
+        draw.ellipse((cx - small, cy - small, cx + small, cy + small), fill=255)
+    covered = np.asarray(canvas) > 0
+    if step > 1:
+        covered = np.repeat(np.repeat(covered, step, axis=0), step, axis=1)
+    return covered[:h, :w]

@@ -23,12 +23,17 @@ Everything runs at the working size: L (h, w) in [0, 100], ab (2, h, w) in LAB u
 
 from __future__ import annotations
 
+import math
+import os
 import re
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
+from tqdm import tqdm
 
 from colorizer.images import ImageReadError, looks_grayscale, read_photo
 from colorizer.inference.color import denormalize_l
@@ -69,6 +74,18 @@ class FrameSpec:
             return cls(index=int(match.group(1)))
         return cls(seconds=float(match.group(2)))
 
+    @classmethod
+    def of(cls, frame) -> FrameSpec:
+        """A frame from Python: an int is an index, a float seconds, a str as on the command line; negative,
+        nan or infinite numbers are refused by name."""
+        if isinstance(frame, bool) or not isinstance(frame, (int, float, str, np.integer, np.floating)):
+            raise KeyFrameError(f"key frame {frame!r}: name a frame by its index (120), seconds (12.5) or '12.5s'")
+        if isinstance(frame, str):
+            return cls.parse(frame)
+        if not math.isfinite(frame) or frame < 0:
+            raise KeyFrameError(f"key frame {frame!r}: a frame's index or time is a number from 0 on")
+        return cls(index=int(frame)) if isinstance(frame, (int, np.integer)) else cls(seconds=float(frame))
+
     def __str__(self) -> str:
         return str(self.index) if self.index is not None else f"{self.seconds:g}s"
 
@@ -99,10 +116,7 @@ class KeyFrameSpec:
         """{0: "frame0.png", "12.5s": "later.hints.json", 3.0: ...} (an int is an index, a float seconds) or
         ["0=frame0.png", ...] -> specs, each checked."""
         if isinstance(key_frames, dict):
-            return [
-                cls(FrameSpec(seconds=frame) if isinstance(frame, float) else FrameSpec.parse(str(frame)), Path(path))
-                for frame, path in key_frames.items()
-            ]
+            return [cls(FrameSpec.of(frame), Path(path)) for frame, path in key_frames.items()]
         return [spec if isinstance(spec, KeyFrameSpec) else cls.parse(spec) for spec in key_frames]
 
     @property
@@ -140,6 +154,7 @@ def key_colour(
     model_ab: np.ndarray,
     frame_size: tuple[int, int],
     index: int,
+    image_size: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """The ab (2, h, w) a key frame asks for, at the working size of its frame (network_input (1, C, h, w), the
     model's ab for it (2, h, w)); pixels: the key frame image (None for hints); frame_size: the frame's (width,
@@ -152,17 +167,18 @@ def key_colour(
         except (OSError, HintError) as err:
             raise KeyFrameError(f"{spec}: {err}") from None
         return colorizer.steer(network_input[0], model_ab, hints, frame_size)
-    image_aspect, frame_aspect = pixels.shape[1] / pixels.shape[0], frame_size[0] / frame_size[1]
+    image_width, image_height = image_size or (pixels.shape[1], pixels.shape[0])  # the file's own, if reduced
+    image_aspect, frame_aspect = image_width / image_height, frame_size[0] / frame_size[1]
     if abs(image_aspect / frame_aspect - 1) > ASPECT_TOLERANCE:
         raise KeyFrameError(
-            f"{spec}: is {pixels.shape[1]}x{pixels.shape[0]} (aspect {image_aspect:.3f}); the video's frames are "
+            f"{spec}: is {image_width}x{image_height} (aspect {image_aspect:.3f}); the video's frames are "
             f"{frame_size[0]}x{frame_size[1]} (aspect {frame_aspect:.3f}): a key frame must be the whole frame, at "
             "any size of the same aspect"
         )
     lab = lab_at(pixels, width, height)
     difference = float(np.abs(lab[..., 0] - denormalize_l(network_input[0, 0])).mean())
     if difference > LOOKS_OTHER:
-        print(
+        tqdm.write(  # on a line of its own, not onto a progress bar's
             f"  {spec}: does not look like frame {index} (mean lightness difference {difference:.0f}); is the frame "
             "number right?",
             file=sys.stderr,
@@ -184,16 +200,44 @@ def _compact(ab: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, np.nda
     return np.clip(np.rint(ab), -128, 127).astype(np.int8), np.rint(confidence * 255).astype(np.uint8)
 
 
+class DiskFrames:
+    """Frames of one shape and type appended to a temporary file and read back one at a time: what a long shot holds
+    between the passes costs disk (3 bytes a working pixel a frame), not memory."""
+
+    def __init__(self, folder: str | Path, shape: tuple[int, ...], dtype=np.uint8):
+        self.shape, self.dtype = tuple(shape), np.dtype(dtype)
+        self.frame_bytes = int(np.prod(self.shape)) * self.dtype.itemsize
+        self.file = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115  (unlinked at once; lives with this object)
+        self.count = 0
+
+    def append(self, array: np.ndarray) -> int:
+        """Stores a frame; returns its row."""
+        self.file.seek(0, os.SEEK_END)
+        self.file.write(np.ascontiguousarray(array, self.dtype).tobytes())
+        self.count += 1
+        return self.count - 1
+
+    def __getitem__(self, row: int) -> np.ndarray:
+        self.file.seek(row * self.frame_bytes)
+        return np.frombuffer(self.file.read(self.frame_bytes), self.dtype).reshape(self.shape)
+
+    def clear(self) -> None:
+        self.file.seek(0)
+        self.file.truncate()
+        self.count = 0
+
+
 @dataclass
 class KeyFrames:
     """What the first pass found: each key frame's colour by index, and the backward-carried colour of the frames
     before a key frame in its shot. `guide` then gives the second pass the colour to steer each frame to."""
 
     colours: dict[int, np.ndarray]  # key frame index -> ab (2, h, w)
-    backward: dict[int, tuple[int, np.ndarray, np.ndarray]] = field(default_factory=dict)  # index -> key, ab, conf
+    backward: dict[int, tuple[int, DiskFrames, int]] = field(default_factory=dict)  # index -> key, where it is kept
     matchers: dict[int, Matcher] = field(default_factory=dict)  # key frame index -> its colours, to match against
     _forward: tuple[int, np.ndarray, np.ndarray] | None = None  # the key it comes from, ab, confidence
     _matched: tuple | None = None  # (frame, key, mask, hinted ab) of the last matching
+    folder: object = None  # the temporary folder of the backward-carried colour (removed with this object)
 
     def steer(
         self, index: int, lightness: np.ndarray, ab: np.ndarray, features: np.ndarray | None, warp: Warp | None
@@ -237,8 +281,10 @@ class KeyFrames:
         behind = self.backward.pop(index, None)
         if behind is None:
             return None if self._forward is None else (self._forward[1], self._forward[2], self._forward[0])
-        later, ab_later, confidence_later = behind
-        ab_later, confidence_later = ab_later.astype(np.float32), confidence_later.astype(np.float32) / 255
+        later, store, row = behind
+        kept = store[row]  # ab as int8 in whole LAB units, then the confidence in 255ths (`_compact`)
+        ab_later = kept[:2].view(np.int8).astype(np.float32)
+        confidence_later = kept[2].astype(np.float32) / 255
         if self._forward is None:
             return ab_later, confidence_later, later
         earlier, ab_earlier, confidence_earlier = self._forward
@@ -255,15 +301,30 @@ class KeyFrameScan:
     `finish`. It resolves times to frames, finds the shot of each key frame (cuts as in `temporal.py`), computes
     each key frame's colour and carries it backwards through its shot."""
 
-    def __init__(self, specs: list[KeyFrameSpec], colorizer, video: str, frame_interval: float):
+    def __init__(
+        self, specs: list[KeyFrameSpec], colorizer, video: str, frame_interval: float, size: int | None = None
+    ):
         self.pending = list(specs)
         self.colorizer, self.video, self.frame_interval = colorizer, video, frame_interval
         self.found = KeyFrames({})
-        self.shot: list[tuple[int, np.ndarray]] = []  # (index, L as uint8 in half units) since the last cut/key
+        # the frames since the last cut or key frame: their indices here, their lightness (uint8, in half units) on
+        # disk, as is the colour carried back to them: memory does not grow with the length of a shot
+        self.folder = tempfile.TemporaryDirectory(prefix="colorizer-key-frames-")
+        self.shot: list[int] = []
+        self.shot_lightness: DiskFrames | None = None
+        self.carried: dict[tuple[int, ...], DiskFrames] = {}
         self.previous_thumbnail: np.ndarray | None = None
         self.frames = 0
         self.last_seconds = 0.0
-        self.images = {spec: spec.check_readable() for spec in specs}  # decoded once, before any work
+        # Checked before any work; kept at most at the working size (a key frame is used there), one decoding of
+        # each file however many key frames name it
+        self.images: dict[KeyFrameSpec, tuple[np.ndarray, tuple[int, int]] | None] = {}
+        decoded: dict[Path, tuple[np.ndarray, tuple[int, int]] | None] = {}
+        for spec in specs:
+            if spec.source not in decoded:
+                pixels = spec.check_readable()
+                decoded[spec.source] = None if pixels is None else _reduced(pixels, size)
+            self.images[spec] = decoded[spec.source]
 
     def add(self, index: int, seconds: float, network_input: np.ndarray, frame_size: tuple[int, int]) -> bool:
         lightness = denormalize_l(network_input[0, 0])
@@ -271,12 +332,16 @@ class KeyFrameScan:
         if self.previous_thumbnail is not None and (
             self.previous_thumbnail.shape != small.shape or is_scene_cut(self.previous_thumbnail, small)
         ):
-            self.shot = []
+            self._new_shot()
         self.previous_thumbnail = small
         self.frames, self.last_seconds = index + 1, seconds
         here = [spec for spec in self.pending if spec.frame.matches(index, seconds, self.frame_interval)]
         if not here:
-            self.shot.append((index, np.rint(lightness * 2.55).astype(np.uint8)))
+            if self.shot_lightness is None or self.shot_lightness.shape != lightness.shape:
+                self.shot_lightness = DiskFrames(self.folder.name, lightness.shape)
+                self.shot = []
+            self.shot_lightness.append(np.rint(lightness * 2.55).astype(np.uint8))
+            self.shot.append(index)
             return False
         if len(here) > 1:
             names = ", ".join(str(spec) for spec in here)
@@ -285,12 +350,19 @@ class KeyFrameScan:
         self.pending.remove(spec)
         model_ab, features = self.colorizer.predict_with_features(network_input)
         model_ab, features = model_ab[0], None if features is None else features[0]
-        colour = key_colour(spec, self.images.pop(spec), self.colorizer, network_input, model_ab, frame_size, index)
+        image = self.images.pop(spec)
+        pixels, image_size = (None, None) if image is None else image
+        colour = key_colour(spec, pixels, self.colorizer, network_input, model_ab, frame_size, index, image_size)
         self.found.colours[index] = colour
         self.found.matchers[index] = Matcher(Reference(lightness, colour, model_ab, str(spec), features))
         self._carry_backwards(index, lightness, colour)
-        self.shot = []
+        self._new_shot()
         return not self.pending
+
+    def _new_shot(self) -> None:
+        self.shot = []
+        if self.shot_lightness is not None:
+            self.shot_lightness.clear()
 
     def _carry_backwards(self, key: int, lightness: np.ndarray, colour: np.ndarray) -> None:
         """The key frame's colour through the frames before it in its shot (since the last cut or key frame),
@@ -298,13 +370,16 @@ class KeyFrameScan:
         motion = Motion()
         motion(lightness)
         ab, confidence = colour, np.ones(lightness.shape, np.float32)
-        for index, stored in reversed(self.shot):
-            frame_l = stored.astype(np.float32) / 2.55
+        store = self.carried.setdefault(lightness.shape, DiskFrames(self.folder.name, (3, *lightness.shape)))
+        for row in reversed(range(len(self.shot))):
+            frame_l = self.shot_lightness[row].astype(np.float32) / 2.55
             warp = motion(frame_l)
             if warp is None:  # cannot happen within a shot, unless the lightness is unreadable: stop carrying
                 break
             ab, confidence = carry(ab, confidence, frame_l, warp)
-            self.found.backward[index] = (key, *_compact(ab, confidence))
+            compact_ab, compact_confidence = _compact(ab, confidence)
+            kept = store.append(np.concatenate([compact_ab.view(np.uint8), compact_confidence[None]]))
+            self.found.backward[self.shot[row]] = (key, store, kept)
 
     def finish(self) -> KeyFrames:
         """After the last frame fed: key frames that name no frame of the video are an error, naming them."""
@@ -314,4 +389,16 @@ class KeyFrameScan:
                 f"{self.video}: {names}: beyond the video's end (it has {self.frames} frames, 0 to {self.frames - 1}, "
                 f"the last at {self.last_seconds:.2f} s)"
             )
+        self.found.folder = self.folder  # the carried colour's files live as long as what the second pass reads
         return self.found
+
+
+def _reduced(pixels: np.ndarray, size: int | None) -> tuple[np.ndarray, tuple[int, int]]:
+    """A key frame image kept at most at the working size (its colour is read there), with its own (width, height)
+    for the aspect check."""
+    height, width = pixels.shape[:2]
+    if size is None or max(height, width) <= size:
+        return pixels, (width, height)
+    scale = size / max(height, width)
+    small = Image.fromarray(pixels).resize((max(1, round(width * scale)), max(1, round(height * scale))), Image.BOX)
+    return np.asarray(small), (width, height)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from colorizer.conventions import MAX_WORKING_SIZE, MIN_WORKING_SIZE
 from colorizer.images import ImageReadError, Photo, read_photo, to_photo
 from colorizer.inference.alike import DEFAULT_REACH, alike_guide, check_reach
 from colorizer.inference.color import (
@@ -46,13 +47,32 @@ __all__ = [
     "HintError",
     "ModelError",
     "ReferenceError",
+    "MAX_WORKING_SIZE",
     "as_photo",
+    "check_working_size",
     "with_alpha",
     "working_shape",
 ]
 
 
 MAX_CHROMA_BOOST = 2.0
+
+
+def check_working_size(size, what: str = "size") -> int | None:
+    """None (the model's own) or a whole number from MIN_WORKING_SIZE to MAX_WORKING_SIZE; else a ValueError that
+    says so (a bool, a float, a string, nan are not sizes)."""
+    if size is None:
+        return None
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
+        raise ValueError(
+            f"{what} must be a whole number of pixels from {MIN_WORKING_SIZE} to {MAX_WORKING_SIZE}, got {size!r}"
+        )
+    if not MIN_WORKING_SIZE <= size <= MAX_WORKING_SIZE:
+        raise ValueError(
+            f"{what} {size} is out of range: the working size is {MIN_WORKING_SIZE} to {MAX_WORKING_SIZE} pixels "
+            f"(the network's memory grows with it: 3.1 GB at {MAX_WORKING_SIZE} on a 12-MP photo)"
+        )
+    return int(size)
 
 
 def check_boost(boost: float) -> float:
@@ -75,9 +95,29 @@ def as_photo(image: Image.Image | np.ndarray | str | Path | Photo) -> Photo:
         return image
     if isinstance(image, (str, Path)):
         return read_photo(Path(image))
+    if isinstance(image, (bytes, bytearray, memoryview)):  # a file's contents (e.g. an upload)
+        return read_photo(Path("the image"), data=bytes(image))
     if isinstance(image, np.ndarray):
-        image = Image.fromarray(image)
+        return to_photo(Image.fromarray(_checked_array(image)))
+    if not isinstance(image, Image.Image):
+        raise TypeError(
+            f"expected a photo as a path, file contents (bytes), a PIL image or a NumPy array, not "
+            f"{type(image).__name__}"
+        )
     return to_photo(image)
+
+
+def _checked_array(pixels: np.ndarray) -> np.ndarray:
+    """An (H, W), (H, W, 3) or (H, W, 4) uint8 array, at least 1x1; else a ValueError saying what it is."""
+    shape_ok = pixels.ndim == 2 or (pixels.ndim == 3 and pixels.shape[2] in (1, 3, 4))
+    if not shape_ok or 0 in pixels.shape:
+        raise ValueError(f"expected an (H, W), (H, W, 3) or (H, W, 4) array of pixels, got shape {pixels.shape}")
+    if pixels.dtype != np.uint8:
+        raise ValueError(
+            f"expected 8-bit pixels (uint8, 0-255), got {pixels.dtype}: convert first, e.g. "
+            "(array * 255).round().astype(np.uint8) for floats in 0-1, (array >> 8).astype(np.uint8) for 16-bit"
+        )
+    return pixels[..., 0] if pixels.ndim == 3 and pixels.shape[2] == 1 else np.ascontiguousarray(pixels)
 
 
 def with_alpha(rgb: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
@@ -136,11 +176,14 @@ class Colorizer:
 
     def hints_for(self, hints, width: int, height: int) -> list[Hint]:
         """Hints as given (a list of dicts, a JSON text, or Hint objects) -> checked Hints for this photo."""
-        if not hints:
+        if isinstance(hints, (str, bytes)):
+            return parse_hints(hints, width, height) if hints else []
+        if hints is None:
             return []
-        if not isinstance(hints, (str, bytes)) and all(isinstance(h, Hint) for h in hints):
-            return list(hints)
-        return parse_hints(hints, width, height)
+        if not isinstance(hints, (list, tuple)):
+            raise HintError(f"hints must be a list of hints (dicts or Hint objects) or a JSON text, not {hints!r:.60}")
+        # Hint objects built in Python get the same checks as JSON: inside the photo, a sane radius, finite numbers
+        return parse_hints([h.as_dict() if isinstance(h, Hint) else h for h in hints], width, height)
 
     def network_input(self, pixels: np.ndarray, size: int | None, hints: list[Hint] | None = None) -> np.ndarray:
         """(H, W) or (H, W, 3) uint8 -> (1, C, h, w) float32: the lightness at the working size, scaled, and for a
@@ -165,7 +208,7 @@ class Colorizer:
             photo = as_photo(image)
         except (ImageReadError, OSError) as err:
             raise ReferenceError(f"{name}: {err}") from None
-        return Reference.from_pixels(photo.pixels, size or self.working_size, self, name)
+        return Reference.from_pixels(photo.pixels, check_working_size(size) or self.working_size, self, name)
 
     def steer(
         self,
@@ -250,7 +293,7 @@ class Colorizer:
         reach: float | None = None,
     ) -> np.ndarray:
         """(H, W) or (H, W, 3) uint8 (only its lightness is used) -> colourised (H, W, 3) uint8, same size."""
-        size = size or self.working_size
+        size = check_working_size(size) or self.working_size
         height, width = pixels.shape[:2]
         hints = self.hints_for(hints, width, height)
         reach = None if reach is None else check_reach(reach)

@@ -24,8 +24,11 @@ from typing import Annotated
 
 from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, Response
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from PIL import Image
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from colorizer.images import ImageReadError, open_image, to_photo
 from colorizer.inference import DEFAULT_REACH
@@ -59,18 +62,29 @@ class InferenceQueue:
         """Requests running or waiting now."""
         return self._occupied
 
-    def run(self, function, *args):
+    @contextlib.contextmanager
+    def slot(self):
+        """A place in the queue for one request, taken before its upload is decoded: when the queue is full the
+        request is refused (503) without decoding anything."""
         if not self.slots.acquire(blocking=False):
             raise HTTPException(503, "the colorizer is busy; try again in a moment", {"Retry-After": "2"})
         with self._count_lock:
             self._occupied += 1
         try:
-            with self.model_lock:
-                return function(*args)
+            yield
         finally:
             with self._count_lock:
                 self._occupied -= 1
             self.slots.release()
+
+    def run_in_slot(self, function, *args):
+        """`function` with the model to itself (call within `slot()`)."""
+        with self.model_lock:
+            return function(*args)
+
+    def run(self, function, *args):
+        with self.slot():
+            return self.run_in_slot(function, *args)
 
 
 class BodyTooLarge(Exception):
@@ -203,6 +217,26 @@ def create_app(colorizer: Colorizer, limits: ServeLimits | None = None) -> FastA
         redoc_url=None,
     )
     app.state.queue, app.state.limits = queue, limits
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError):
+        """422 naming the field and what is wrong, without echoing what was sent (a file part's internals)."""
+        problems = [
+            {"loc": list(problem.get("loc", ())), "msg": problem.get("msg", ""), "type": problem.get("type", "")}
+            for problem in error.errors()
+        ]
+        return JSONResponse({"detail": problems}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)  # the parser raises Starlette's own, not FastAPI's subclass
+    async def form_field_too_large(request: Request, error: StarletteHTTPException):
+        """The multipart parser's own refusal of a field over 1 MiB (a 400 in its words) as the hints limit says it,
+        the same as a hints file's."""
+        detail = str(error.detail)
+        if error.status_code == 400 and "maximum size" in detail and "KB" in detail:
+            detail = f"the hints field is larger than {MAX_HINTS_BYTES:,} bytes (1 MB), the most hints may be"
+            return JSONResponse({"detail": detail}, status_code=413)
+        return await http_exception_handler(request, error)
+
     references = ReferenceCache(colorizer, limits)
 
     @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
@@ -269,21 +303,24 @@ def create_app(colorizer: Colorizer, limits: ServeLimits | None = None) -> FastA
         if int(request.headers.get("content-length", 0)) > uploads * max_bytes + MAX_HINTS_BYTES + 100_000:
             raise HTTPException(413, f"the upload is larger than {limits.max_upload_mb:g} MB")
         size = size or colorizer.working_size
-        photo = decode_upload(await read_upload(file, limits, "the upload"), limits)
-        reference_data = await read_upload(reference, limits, "reference") if reference is not None else None
-        problem = size_problem(format, *photo.size)
-        if problem:
-            raise HTTPException(422, f"format={format}: {problem}")
-        try:
-            checked = colorizer.hints_for(hints, *photo.size) if hints else []
-        except HintError as err:
-            raise HTTPException(422, str(err)) from None
+        with queue.slot():  # a full queue refuses (503) before anything is read or decoded
+            data = await read_upload(file, limits, "the upload")
+            reference_data = await read_upload(reference, limits, "reference") if reference is not None else None
+            photo = await run_in_threadpool(decode_upload, data, limits)  # off the event loop
+            del data
+            problem = size_problem(format, *photo.size)
+            if problem:
+                raise HTTPException(422, f"format={format}: {problem}")
+            try:
+                checked = colorizer.hints_for(hints, *photo.size) if hints else []
+            except HintError as err:
+                raise HTTPException(422, str(err)) from None
 
-        def work() -> bytes:
-            ready = references.get(reference_data, size) if reference_data is not None else None
-            return encode(colorizer.colorize(photo, size, temperature, checked, saturation, ready, reach), format)
+            def work() -> bytes:
+                ready = references.get(reference_data, size) if reference_data is not None else None
+                return encode(colorizer.colorize(photo, size, temperature, checked, saturation, ready, reach), format)
 
-        body = await run_in_threadpool(queue.run, work)
+            body = await run_in_threadpool(queue.run_in_slot, work)
         return Response(body, media_type=MEDIA_TYPES[format])
 
     # The form's hints field and a reference photo ride along with the photo: the body may hold them too.

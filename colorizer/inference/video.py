@@ -46,6 +46,7 @@ from colorizer.inference.keyframes import (
     KeyFrameSpec,
 )
 from colorizer.inference.temporal import DEFAULT_SMOOTHING, TemporalSmoother
+from colorizer.progress import progress_bar
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".wmv", ".ogv")
 EXACT_INDEX = {"mov", "mp4", "m4a", "3gp", "3g2", "mj2"}  # containers whose frame count is an index, not a guess
@@ -179,7 +180,7 @@ def colorize_video(
     error. key_frames: {frame: image or hints file}, frame an index or "12.5s" (`keyframes.py`): each key frame's
     colour is carried through its shot. size: the network's working size (longer side), by default the model's."""
     av = _av()
-    source, destination, size = Path(source), Path(destination), size or colorizer.working_size
+    source, destination, size = Path(source), Path(destination), _working_size(colorizer, size)
     if destination.exists() and not overwrite:
         raise VideoError(f"{destination} exists (pass --overwrite to replace it)")
     started = time.perf_counter()
@@ -242,8 +243,8 @@ def _scan_key_frames(av, colorizer, source: Path, size: int, specs: list[KeyFram
     colour backwards through its shot (`keyframes.py`)."""
     container, stream = _open_video(av, source)
     with container:
-        scan = KeyFrameScan(specs, colorizer, str(source), 1 / float(_frame_rate(stream)))
-        bar = tqdm(desc=f"{source.name}: key frames", unit="frame", disable=not progress, file=sys.stderr)
+        scan = KeyFrameScan(specs, colorizer, str(source), 1 / float(_frame_rate(stream)), size)
+        bar = progress_bar(desc=f"{source.name}: key frames", unit="frame", disable=not progress)
         with bar, contextlib.closing(_timed_frames(av, container, stream, source)) as frames:
             for index, seconds, item in frames:
                 _, network_input, rotation = _upright_input(colorizer, item, size)
@@ -270,7 +271,7 @@ def _colorize_video(
         smoother = TemporalSmoother(smoothing)
         started = time.perf_counter()
         destination.parent.mkdir(parents=True, exist_ok=True)
-        bar = tqdm(total=declared or None, desc=source.name, unit="frame", disable=not progress, file=sys.stderr)
+        bar = progress_bar(total=declared or None, desc=source.name, unit="frame", disable=not progress)
         reading = contextlib.closing(_read(av, container, stream, audio, source))  # the reader stops before we leave
         with bar, atomic_path(destination) as tmp, reading as frames:
             output, video, audio_out, held_audio = None, None, {}, []
@@ -397,7 +398,7 @@ def export_frames(
     FOLDER/NAME.frame-N.png: a frame to colour or give hints on the page, then to bring back with --key-frame.
     Returns (written, skipped because they exist); raises VideoError naming a frame beyond the end."""
     av = _av()
-    source, folder, size = Path(source), Path(folder), size or colorizer.working_size
+    source, folder, size = Path(source), Path(folder), _working_size(colorizer, size)
     wanted = [spec if isinstance(spec, FrameSpec) else FrameSpec.parse(str(spec)) for spec in frames]
     written, skipped = [], []
     container, stream = _open_video(av, source)
@@ -416,8 +417,11 @@ def export_frames(
                     rgb = item.to_ndarray(format="rgb24")
                     rotation = _rotation(item)
                     upright = np.ascontiguousarray(np.rot90(rgb, rotation // 90)) if rotation else rgb
-                    folder.mkdir(parents=True, exist_ok=True)
-                    atomic_save(Image.fromarray(colorizer.colorize_array(upright, size)), destination, "PNG")
+                    try:
+                        folder.mkdir(parents=True, exist_ok=True)
+                        atomic_save(Image.fromarray(colorizer.colorize_array(upright, size)), destination, "PNG")
+                    except OSError as err:  # a full disk, a read-only folder: named, with the file
+                        raise VideoError(f"{source}: frame {index}: could not write {destination} ({err})") from None
                     written.append(destination)
             if not wanted:
                 break
@@ -425,6 +429,15 @@ def export_frames(
         names = ", ".join(f"frame {spec}" for spec in wanted)
         raise VideoError(f"{source}: {names}: beyond the video's end (it has {frames} frames, 0 to {frames - 1})")
     return written, skipped
+
+
+def _working_size(colorizer, size) -> int:
+    from colorizer.inference.photos import check_working_size
+
+    try:
+        return check_working_size(size) or colorizer.working_size
+    except ValueError as err:
+        raise VideoError(str(err)) from None
 
 
 def is_video(path: str | Path) -> bool:

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
 
 from colorizer.atomic import atomic_path, atomic_write_text
 from colorizer.figures import save_comparison
@@ -25,6 +23,7 @@ from colorizer.images import ImageReadError, find_images, looks_grayscale, open_
 from colorizer.inference.color import gray_preview
 from colorizer.inference.photos import Colorizer
 from colorizer.prepare import load_manifest
+from colorizer.progress import progress_bar
 from colorizer.training.data import DataError
 from colorizer.training.metrics import all_metrics
 
@@ -87,7 +86,7 @@ def evaluate(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows, figure_rows = [], []
-    for name, source, truth in tqdm(images, desc="evaluating", unit="img", disable=not progress, file=sys.stderr):
+    for name, source, truth in progress_bar(images, desc="evaluating", unit="img", disable=not progress):
         gray = gray_preview(truth)
         prediction = colorizer.colorize_array(truth, size=working_size)
         rows.append({"image": name, "source": source, "method": "model", **all_metrics(truth, prediction)})

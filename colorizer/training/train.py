@@ -28,10 +28,10 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, Sampler, Subset
-from tqdm import tqdm
 
 from colorizer.atomic import atomic_write_text
 from colorizer.figures import plot_loss, save_comparison
+from colorizer.progress import progress_bar
 from colorizer.training.checkpoint import load_checkpoint, save_checkpoint, unwrap
 from colorizer.training.color import network_to_rgb, uint8_to_network
 from colorizer.training.config import RESUME_MUST_MATCH, TrainConfig
@@ -179,7 +179,7 @@ def train_one_epoch(model, loader, optimizer, scaler, ctx, cfg, head, epoch, sta
     set_encoder_frozen(model, epoch < cfg.freeze_encoder_epochs)
     steps_per_epoch = state.step + len(loader)  # the loader only holds what is left of a resumed epoch
     limit = min(cfg.max_steps or math.inf, steps_per_epoch)
-    bar = tqdm(
+    bar = progress_bar(
         loader,
         desc=f"epoch {epoch + 1}/{cfg.epochs}",
         initial=state.step,
