@@ -167,3 +167,16 @@ check "key frames' shot and carried colour kept in memory" colorizer/inference/k
         return self.count - 1" "        self.count += 1
         self.__dict__.setdefault('kept', []).append(np.array(array))
         return self.count - 1" tests/test_key_frames.py -k memory
+check "a key frame's shot not ended at the key (a later key reaches across it)" colorizer/inference/keyframes.py \
+  "        self._carry_backwards(index, lightness, colour)
+        self._new_shot()" "        self._carry_backwards(index, lightness, colour)" tests/test_key_frames.py -k first_ones_colour
+check "the chroma boost without its cap" colorizer/inference/color.py \
+  "np.minimum(chroma / BOOST_FULL_CHROMA, 1)" "chroma / BOOST_FULL_CHROMA" tests/test_color.py -k worked_out_by_hand
+check "export keeping the checkpoint's settings over its flags" colorizer/training/checkpoint.py \
+  "given.get(key) if given.get(key) is not None else payload.get(key)" \
+  "payload.get(key) if payload.get(key) is not None else given.get(key)" tests/test_onnx.py -k flags_win
+check "an image decoded before the pixel limit is checked" colorizer/images.py \
+  "    width, height = image.size
+    if width * height > max_pixels:" "    width, height = image.size
+    image.load()
+    if width * height > max_pixels:" tests/test_hardening.py -k nothing_is_decoded

@@ -120,3 +120,20 @@ def test_numpy_scaling_matches_torch_and_inverts():
     assert np.allclose(npcolor.normalize_ab(values - 50), color.normalize_ab(torch.from_numpy(values - 50)).numpy())
     assert np.allclose(npcolor.denormalize_l(npcolor.normalize_l(values)), values)
     assert np.allclose(npcolor.denormalize_ab(npcolor.normalize_ab(values - 50)), values - 50)
+
+
+def test_the_chroma_boost_against_values_worked_out_by_hand():
+    """boost 0.5, full at chroma 30: c -> c * (1 + 0.5 * min(c / 30, 1)); the hue kept; chroma beyond the cap
+    (up to 130) gains exactly 1.5x, not more."""
+    from colorizer.inference.color import boost_chroma
+
+    expected = {0: 0.0, 6: 6.6, 15: 18.75, 30: 45.0, 60: 90.0, 100: 150.0, 130: 195.0}
+    angles = np.deg2rad([0, 37, 135, 250])
+    for chroma, boosted in expected.items():
+        for angle in angles:
+            ab = np.array([chroma * np.cos(angle), chroma * np.sin(angle)], np.float32).reshape(2, 1, 1)
+            out = boost_chroma(ab, 0.5)[:, 0, 0]
+            assert abs(np.hypot(*out) - boosted) < 1e-3, (chroma, np.hypot(*out))
+            if chroma:
+                assert abs(np.arctan2(out[1], out[0]) - np.arctan2(ab[1, 0, 0], ab[0, 0, 0])) < 1e-5
+    assert np.array_equal(boost_chroma(np.full((2, 1, 1), 40, np.float32), 0), np.full((2, 1, 1), 40))

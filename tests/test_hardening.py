@@ -496,3 +496,18 @@ def test_a_422_names_the_field_without_echoing_what_was_sent(colorizer):
     assert answer.status_code == 422
     assert answer.json()["detail"][0]["loc"] == ["body", "hints"] and "input" not in answer.json()["detail"][0]
     assert "UploadFile" not in answer.text and "headers" not in answer.text
+
+
+def test_nothing_is_decoded_before_the_pixel_limit_refuses_an_upload(colorizer, monkeypatch):
+    """The 413 comes from the header: no pixel of the upload is decoded (its load() is never called)."""
+    big = io.BytesIO()
+    Image.new("L", (3000, 2000), 128).save(big, "PNG")
+    from PIL import ImageFile
+
+    loads = []
+    real_load = ImageFile.ImageFile.load  # what decodes a file's pixels (PNG, JPEG, ... all inherit it)
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda image: loads.append(image.size) or real_load(image))
+    client = TestClient(create_app(colorizer, ServeLimits(max_megapixels=1)))
+    answer = client.post("/api/colorize", files={"file": ("big.png", big.getvalue())})
+    assert answer.status_code == 413 and "6.0 megapixels" in answer.json()["detail"]
+    assert (3000, 2000) not in loads

@@ -228,3 +228,19 @@ def test_memory_does_not_grow_with_the_frames_before_a_key_frame(colorizer, tmp_
         assert later == length - 1 and store[row].shape == (3, 96, 160)  # ...on disk
     # 120 more frames held in memory would add 120 x 61 kB = 7.3 MB at this size
     assert peaks[150] - peaks[30] < 1_500_000, peaks
+
+
+def test_frames_before_the_first_of_two_key_frames_take_the_first_ones_colour(clip, colorizer, tmp_path):
+    """Keys at 4 (magenta) and 10 (green) in one shot: frames 0-3 take frame 4's colour, carried back to them, not
+    frame 10's carried across frame 4."""
+    path, decoded = clip
+    Image.fromarray(tinted(decoded[4])).save(tmp_path / "four.png")
+    Image.fromarray(tinted(decoded[10], (-60.0, 50.0))).save(tmp_path / "ten.png")
+    colorizer.colorize_video(
+        path, tmp_path / "out.mp4", key_frames={4: tmp_path / "four.png", 10: tmp_path / "ten.png"}
+    )
+    out = read_frames(tmp_path / "out.mp4")[0]
+    for index in range(4):
+        assert is_magenta(out[index]), (index, mean_ab(out[index]))
+    a, b = mean_ab(out[10])
+    assert a < -30 and b > 25  # and frame 10 its own green

@@ -269,3 +269,18 @@ def test_the_inference_package_imports_nothing_from_the_training_package():
     probe += "print(sorted(m for m in sys.modules if m.startswith('colorizer.training')))"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+def test_export_flags_win_over_what_the_checkpoint_records(trained, tmp_path):
+    """A stripped checkpoint that records its own working size and boost, exported again with flags: the flags win;
+    without flags, the recorded values are kept."""
+    recorded = tmp_path / "recorded.pt"
+    assert main(["export", str(trained["huber"] / "best.pt"), str(recorded), "--working-size", "64"]) == 0
+    assert main(["export", str(recorded), str(tmp_path / "kept.onnx")]) == 0
+    assert main(["export", str(recorded), str(tmp_path / "over.onnx"), "--working-size", "96"]) == 0
+    assert Colorizer.load(tmp_path / "kept.onnx").working_size == 64
+    assert Colorizer.load(tmp_path / "over.onnx").working_size == 96
+    bold = tmp_path / "bold.pt"
+    assert main(["export", str(trained["huber"] / "best.pt"), str(bold), "--chroma-boost", "0.5"]) == 0
+    assert main(["export", str(bold), str(tmp_path / "calm.onnx"), "--chroma-boost", "0.2"]) == 0
+    assert Colorizer.load(tmp_path / "calm.onnx").chroma_boost == 0.2
