@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import PHOTOS, table
+from benchmarks.common import PHOTOS, table, update_section
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADING = "## Archives on a cluster (`--engine ray`)"
@@ -220,19 +220,6 @@ def run() -> str:
     )
 
 
-def update_benchmarks_md(section: str) -> None:
-    """Replace (or add) this section of BENCHMARKS.md, leaving the others as `make bench` last wrote them."""
-    path = ROOT / "BENCHMARKS.md"
-    text = path.read_text()
-    start = text.find(HEADING)
-    if start < 0:
-        text = text.rstrip() + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(HEADING))
-        text = text[:start] + section.rstrip() + "\n" + (text[end:] if end >= 0 else "")
-    path.write_text(text)
-
-
 def listing_line(listing: list[str]) -> str:
     count, blocks, block_rows, before, peak, seconds, stored = listing
     return (
@@ -260,4 +247,4 @@ if __name__ == "__main__" and sys.argv[1:] == ["--listing"]:
 elif __name__ == "__main__":
     section = run()
     print(section)
-    update_benchmarks_md(section)
+    update_section(HEADING, section)

@@ -48,3 +48,16 @@ def table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def update_section(heading: str, section: str) -> None:
+    """Replace (or add) one section of BENCHMARKS.md, leaving the others as `make bench` last wrote them."""
+    path = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
+    text = path.read_text()
+    start = text.find(heading)
+    if start < 0:
+        text = text.rstrip() + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + len(heading))
+        text = text[:start] + section.rstrip() + "\n" + (text[end:] if end >= 0 else "")
+    path.write_text(text)

@@ -16,10 +16,12 @@ import torch
 
 from benchmarks import (
     chroma_boost,
+    cluster,
     data_speed,
     inference_speed,
     key_frames,
     light_inference,
+    memory,
     reference,
     serve_speed,
     video_consistency,
@@ -138,6 +140,8 @@ def main() -> None:
             video_consistency.run(work / "video"),
             key_frames.run(work / "key-frames"),
             reference.run(),
+            cluster.run(),
+            memory.run(),
         ]
     header = [
         "# Benchmarks",
