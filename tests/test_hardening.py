@@ -511,3 +511,24 @@ def test_nothing_is_decoded_before_the_pixel_limit_refuses_an_upload(colorizer, 
     answer = client.post("/api/colorize", files={"file": ("big.png", big.getvalue())})
     assert answer.status_code == 413 and "6.0 megapixels" in answer.json()["detail"]
     assert (3000, 2000) not in loads
+
+
+def test_frame_export_on_a_full_disk_names_the_file(tmp_path, monkeypatch, colorizer):
+    pytest.importorskip("av")
+    from colorizer.inference import video as video_module
+
+    _clip(tmp_path / "in.mp4")
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(video_module, "atomic_save", full_disk)
+    with pytest.raises(video_module.VideoError, match=r"frame 2: could not write .*in\.frame-2\.png .*No space left"):
+        video_module.export_frames(colorizer, tmp_path / "in.mp4", tmp_path / "frames", ["2"])
+
+
+def test_export_into_a_missing_folder_is_refused_at_once(tmp_path, capsys):
+    pytest.importorskip("torch")
+    missing = tmp_path / "nowhere" / "m.onnx"
+    assert main(["export", str(tmp_path / "best.pt"), str(missing)]) == 2
+    assert f"the folder {missing.parent} does not exist" in capsys.readouterr().err
