@@ -180,3 +180,18 @@ check "an image decoded before the pixel limit is checked" colorizer/images.py \
     if width * height > max_pixels:" "    width, height = image.size
     image.load()
     if width * height > max_pixels:" tests/test_hardening.py -k nothing_is_decoded
+check "key images kept at full size, decoded once per key frame" colorizer/inference/keyframes.py \
+  "                decoded[spec.source] = None if pixels is None else _reduced(pixels, size)" \
+  "                decoded[spec.source] = None if pixels is None else (pixels, (pixels.shape[1], pixels.shape[0]))" \
+  tests/test_key_frames.py -k decoded_once
+check "hints allowed 5 MB again (HTTP's parser stops at 1)" colorizer/inference/hints.py \
+  "MAX_HINTS_BYTES = 1_000_000" "MAX_HINTS_BYTES = 5_000_000" tests/test_hardening.py -k one_hints_limit
+check "import colorizer loading the model's code at once" colorizer/__init__.py \
+  "_bundled = None" "from colorizer.inference.photos import Colorizer as _Colorizer  # noqa
+_bundled = None" tests/test_hardening.py -k stays_light
+check "Hint objects from Python taken unchecked" colorizer/inference/photos.py \
+  "        return parse_hints([h.as_dict() if isinstance(h, Hint) else h for h in hints], width, height)" \
+  "        return list(hints) if all(isinstance(h, Hint) for h in hints) else parse_hints(hints, width, height)" \
+  tests/test_hardening.py -k names_what_is_wrong
+check "progress bars writing every step into a log" colorizer/progress.py \
+  "        kwargs.setdefault(\"mininterval\", LOG_INTERVAL)" "        pass" tests/test_hardening.py -k now_and_then

@@ -532,3 +532,13 @@ def test_export_into_a_missing_folder_is_refused_at_once(tmp_path, capsys):
     missing = tmp_path / "nowhere" / "m.onnx"
     assert main(["export", str(tmp_path / "best.pt"), str(missing)]) == 2
     assert f"the folder {missing.parent} does not exist" in capsys.readouterr().err
+
+
+def test_progress_bars_in_a_log_update_now_and_then():
+    from colorizer.progress import LOG_INTERVAL, progress_bar
+
+    log = io.StringIO()  # not a terminal
+    with progress_bar(range(250), file=log, desc="film.mp4") as bar:
+        for _ in bar:
+            pass
+    assert bar.mininterval == LOG_INTERVAL and log.getvalue().count("\r") < 5

@@ -244,3 +244,24 @@ def test_frames_before_the_first_of_two_key_frames_take_the_first_ones_colour(cl
         assert is_magenta(out[index]), (index, mean_ab(out[index]))
     a, b = mean_ab(out[10])
     assert a < -30 and b > 25  # and frame 10 its own green
+
+
+def test_key_images_are_decoded_once_a_file_and_kept_at_the_working_size(colorizer, tmp_path):
+    from colorizer.inference.keyframes import KeyFrameScan
+
+    Image.fromarray(tinted(gray_rgb(texture(1200, 900, 3)))).save(tmp_path / "big.png")
+    specs = KeyFrameSpec.from_mapping({i * 10: tmp_path / "big.png" for i in range(5)})
+    scan = KeyFrameScan(specs, colorizer, "film.mp4", 1 / 25, 384)
+    kept = [scan.images[spec] for spec in specs]
+    assert all(pixels.shape == (288, 384, 3) and size == (1200, 900) for pixels, size in kept)
+    assert all(pixels is kept[0][0] for pixels, _ in kept)  # one decoding for the five
+
+
+def test_a_key_frame_on_a_clip_of_odd_size(colorizer, tmp_path):
+    frames = [gray_rgb(texture(161 + 2 * 8, 97, 1)[:, 2 * t : 2 * t + 161]) for t in range(8)]
+    make_video(tmp_path / "odd.mp4", frames)
+    decoded = read_frames(tmp_path / "odd.mp4")[0]
+    Image.fromarray(tinted(decoded[3])).save(tmp_path / "key.png")
+    colorizer.colorize_video(tmp_path / "odd.mp4", tmp_path / "out.mp4", key_frames={3: tmp_path / "key.png"})
+    out = read_frames(tmp_path / "out.mp4")[0]
+    assert out[0].shape[:2] == (97, 161) and all(is_magenta(frame) for frame in out), [mean_ab(f) for f in out]
