@@ -27,7 +27,7 @@ from colorizer.cluster.worker import ColorizeWorker, WorkerSettings
 from colorizer.images import IMAGE_EXTENSIONS
 from colorizer.inference.batch import output_format, output_name
 from colorizer.inference.keyframes import KeyFrameError, KeyFrameSpec
-from colorizer.inference.session import BUNDLED_MODEL, model_source
+from colorizer.inference.session import BUNDLED_MODEL, ModelSession, model_source
 from colorizer.inference.temporal import DEFAULT_SMOOTHING
 from colorizer.inference.video import VIDEO_EXTENSIONS, is_video
 from colorizer.progress import progress_bar
@@ -160,7 +160,9 @@ def _settings(
     path = BUNDLED_MODEL if model is None else Path(model)
     source = model_source(path)  # ModelError names a missing or bad model
     model_bytes = source.read_bytes() if isinstance(source, Path) else source
-    checked = Colorizer.load(path, device="cpu", threads=1)  # the model opens, and its working size
+    checked = Colorizer(
+        ModelSession(source, str(path), "cpu", threads=1)
+    )  # it opens; its working size (not exported twice)
     settings = WorkerSettings(
         roots=[],
         destination=destination,
