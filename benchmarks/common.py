@@ -28,8 +28,15 @@ def machine() -> str:
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "none"
     return (
         f"{cpu}, {os.cpu_count()} cores, GPU: {gpu}; Python {platform.python_version()}, torch {torch.__version__}, "
-        f"numpy {numpy.__version__}, Pillow {PIL.__version__}, {torch.get_num_threads()} torch threads"
+        f"numpy {numpy.__version__}, Pillow {PIL.__version__}, {torch.get_num_threads()} torch threads; CPU vector "
+        f"instructions {torch.backends.cpu.get_cpu_capability()}, bf16 instructions {'yes' if _cpu_bf16() else 'no'}"
     )
+
+
+def _cpu_bf16() -> bool:
+    from colorizer.training.train import cpu_has_bf16
+
+    return cpu_has_bf16()
 
 
 def median_time(function: Callable[[], object], repeats: int = 3, warmup: int = 1) -> float:

@@ -2,6 +2,7 @@
 are medians of runs).
 
 python -m benchmarks.run            # COLORIZER_PHOTOS=/path overrides the photo folder
+python -m benchmarks.run cpu-training DATA   # only the CPU training table, into benchmarks/results/cpu-training.md
 """
 
 from __future__ import annotations
@@ -94,10 +95,12 @@ def cpu_training_section(data: Path) -> str:
         (224, "bf16", True, False),
         (224, "bf16", False, False),
         (224, "bf16", True, True),
+        (384, "fp32", True, False),
+        (384, "bf16", True, False),
     ]
     rows, rates = [], {}
     for size, precision, channels_last, frozen in plans:
-        steps = 6 if size == 128 else 3
+        steps = {128: 6, 224: 3}.get(size, 1)
         rate = images_per_second(
             data, size, 16, cpu, precision, channels_last, steps, 3, 0, "efficientnet-lite0", True, frozen
         )["memory"]
@@ -112,7 +115,9 @@ def cpu_training_section(data: Path) -> str:
             "",
             f"EfficientNet-Lite0 + U-Net decoder with hint inputs, Huber loss, batch 16, Adam step included, "
             f"{torch.get_num_threads()} torch threads; images/s on batches in memory, median of 3 (the data path "
-            "costs nothing next to these steps: see above). Ratio: against fp32 at the same size.",
+            "costs nothing next to these steps: see above). Ratio: against fp32 at the same size. bf16 pays only "
+            "on a CPU with bf16 instructions (AVX512-BF16 or AMX; `--precision auto` checks): without them PyTorch "
+            f"falls back to slow kernels. This CPU: {machine().split('; CPU vector instructions ')[-1]}.",
             "",
             table(["crop", "precision", "layout", "encoder", "img/s", "vs fp32"], rows),
             "",
@@ -121,6 +126,11 @@ def cpu_training_section(data: Path) -> str:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["cpu-training"]:  # this section alone: python -m benchmarks.run cpu-training DATA
+        section = cpu_training_section(Path(sys.argv[2]))
+        (ROOT / "benchmarks" / "results" / "cpu-training.md").write_text(f"Machine: {machine()}.\n\n{section}")
+        print(section)
+        return
     if not PHOTOS.is_dir():
         raise SystemExit(f"benchmarks need the photo folder {PHOTOS} (set COLORIZER_PHOTOS)")
     started = time.perf_counter()

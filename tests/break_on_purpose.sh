@@ -195,3 +195,6 @@ check "Hint objects from Python taken unchecked" colorizer/inference/photos.py \
   tests/test_hardening.py -k names_what_is_wrong
 check "progress bars writing every step into a log" colorizer/progress.py \
   "        kwargs.setdefault(\"mininterval\", LOG_INTERVAL)" "        pass" tests/test_hardening.py -k now_and_then
+check "auto precision picking bf16 on a CPU without bf16 instructions" colorizer/training/train.py \
+  "        return torch.bfloat16 if device.type == \"cpu\" and cpu_has_bf16() else None" \
+  "        return torch.bfloat16 if device.type == \"cpu\" else None" tests/test_train.py -k precision_auto

@@ -78,7 +78,9 @@ class TrainConfig:
         "a GPU when it takes under a quarter of its free memory; yes; no",
         PLACEMENTS,
     )
-    precision: str = _field("auto", "autocast precision; auto = bf16 on CUDA that supports it, else fp32", PRECISIONS)
+    precision: str = _field(
+        "auto", "autocast precision; auto = bf16 where the GPU or CPU computes it natively, else fp32", PRECISIONS
+    )
     channels_last: bool = _field(True, "channels-last memory format (faster convolutions on CPU and GPU)")
     compile: bool = _field(False, "torch.compile the model (slow start, faster steps; CUDA graphs on a GPU)")
     sync_bn: bool = _field(False, "SyncBatchNorm across processes under torchrun")
