@@ -2,7 +2,7 @@
 are medians of runs).
 
 python -m benchmarks.run            # COLORIZER_PHOTOS=/path overrides the photo folder
-python -m benchmarks.run cpu-training DATA   # only the CPU training table, into benchmarks/results/cpu-training.md
+python -m benchmarks.run cpu-training DATA [SIZE...]   # the CPU training table alone (benchmarks/results/)
 """
 
 from __future__ import annotations
@@ -84,11 +84,12 @@ def training_section(data: Path) -> str:
     return "\n".join(lines)
 
 
-def cpu_training_section(data: Path) -> str:
+def cpu_training_section(data: Path, sizes: tuple[int, ...] = (128, 224, 384)) -> str:
     """What makes training fast on this CPU: the bundled model's network (EfficientNet-Lite0 + U-Net decoder, hint
     inputs, Huber loss) at the pool recipe's crop sizes, fp32 against bf16 autocast, and the other levers."""
     cpu = torch.device("cpu")
-    plans = [  # size, precision, channels_last, frozen encoder
+    plans = [  # size, precision, channels_last, frozen encoder (384 px: batch 4, so that a bf16 step without bf16
+        # instructions, about two minutes at batch 16, does not dominate the run)
         (128, "fp32", True, False),
         (128, "bf16", True, False),
         (224, "fp32", True, False),
@@ -99,35 +100,37 @@ def cpu_training_section(data: Path) -> str:
         (384, "bf16", True, False),
     ]
     rows, rates = [], {}
-    for size, precision, channels_last, frozen in plans:
-        steps = {128: 6, 224: 3}.get(size, 1)
+    for size, precision, channels_last, frozen in [plan for plan in plans if plan[0] in sizes]:
+        steps, batch = {128: (6, 16), 224: (3, 16)}.get(size, (2, 4))
         rate = images_per_second(
-            data, size, 16, cpu, precision, channels_last, steps, 3, 0, "efficientnet-lite0", True, frozen
+            data, size, batch, cpu, precision, channels_last, steps, 3, 0, "efficientnet-lite0", True, frozen
         )["memory"]
         rates[(size, precision, channels_last, frozen)] = rate
         base = rates.get((size, "fp32", True, False), rate)
         layout = "channels_last" if channels_last else "contiguous"
-        rows.append([size, precision, layout, "frozen" if frozen else "trained", f"{rate:.1f}", f"{rate / base:.2f}x"])
+        rows.append(
+            [size, batch, precision, layout, "frozen" if frozen else "trained", f"{rate:.2f}", f"{rate / base:.2f}x"]
+        )
         print(rows[-1], file=sys.stderr, flush=True)
     return "\n".join(
         [
             "## Training on this CPU (the bundled model's network)",
             "",
-            f"EfficientNet-Lite0 + U-Net decoder with hint inputs, Huber loss, batch 16, Adam step included, "
+            f"EfficientNet-Lite0 + U-Net decoder with hint inputs, Huber loss, Adam step included, "
             f"{torch.get_num_threads()} torch threads; images/s on batches in memory, median of 3 (the data path "
             "costs nothing next to these steps: see above). Ratio: against fp32 at the same size. bf16 pays only "
             "on a CPU with bf16 instructions (AVX512-BF16 or AMX; `--precision auto` checks): without them PyTorch "
             f"falls back to slow kernels. This CPU: {machine().split('; CPU vector instructions ')[-1]}.",
             "",
-            table(["crop", "precision", "layout", "encoder", "img/s", "vs fp32"], rows),
+            table(["crop", "batch", "precision", "layout", "encoder", "img/s", "vs fp32"], rows),
             "",
         ]
     )
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["cpu-training"]:  # this section alone: python -m benchmarks.run cpu-training DATA
-        section = cpu_training_section(Path(sys.argv[2]))
+    if sys.argv[1:2] == ["cpu-training"]:  # this section alone: python -m benchmarks.run cpu-training DATA [SIZE...]
+        section = cpu_training_section(Path(sys.argv[2]), tuple(int(s) for s in sys.argv[3:]) or (128, 224, 384))
         (ROOT / "benchmarks" / "results" / "cpu-training.md").write_text(f"Machine: {machine()}.\n\n{section}")
         print(section)
         return

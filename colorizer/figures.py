@@ -43,22 +43,42 @@ def save_comparison(
     atomic_save(comparison_grid(rows, labels), path, "PNG")
 
 
+def _logged(history: list[dict], key: str) -> tuple[list[int], list[float]]:
+    """The epochs that logged `key` and its values (older runs lack newer keys)."""
+    rows = [h for h in history if key in h]
+    return [h["epoch"] for h in rows], [h[key] for h in rows]
+
+
 def plot_loss(history: list[dict], path: Path) -> None:
-    """Training and validation loss per epoch (paper Fig. 5), written atomically."""
+    """Training and validation loss per epoch (paper Fig. 5; the weight average's beside the raw weights' when the run
+    keeps one) and, where logged, the validation ΔE2000 of the automatic colour on a second axis; written atomically."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     epochs = [h["epoch"] for h in history]
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    fig, ax = plt.subplots(figsize=(6.5, 4), dpi=100)
     ax.plot(epochs, [h["train_loss"] for h in history], "o-", label="training")
     ax.plot(epochs, [h["val_loss"] for h in history], "s-", label="validation")
+    if any("ema_val_loss" in h for h in history):
+        ax.plot(*_logged(history, "ema_val_loss"), "^-", label="validation, weight average")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.set_title("colorizer training loss")
     ax.grid(alpha=0.3)
-    ax.legend()
+    lines, labels = ax.get_legend_handles_labels()
+    if any("val_delta_e" in h for h in history):
+        right = ax.twinx()
+        for key, label in (("val_delta_e", "validation ΔE2000"), ("ema_val_delta_e", "ΔE2000, weight average")):
+            if any(key in h for h in history):
+                right.plot(
+                    *_logged(history, key), "x--", color="gray" if key == "val_delta_e" else "black", label=label
+                )
+        right.set_ylabel("ΔE2000, automatic colour")
+        more_lines, more_labels = right.get_legend_handles_labels()
+        lines, labels = lines + more_lines, labels + more_labels
+    ax.legend(lines, labels, fontsize="small")
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")

@@ -198,3 +198,6 @@ check "progress bars writing every step into a log" colorizer/progress.py \
 check "auto precision picking bf16 on a CPU without bf16 instructions" colorizer/training/train.py \
   "        return torch.bfloat16 if device.type == \"cpu\" and cpu_has_bf16() else None" \
   "        return torch.bfloat16 if device.type == \"cpu\" else None" tests/test_train.py -k precision_auto
+check "the logged validation ΔE not scoring the model's colour" colorizer/training/train.py \
+  "    coloured = (network_to_rgb(l_norm, prediction)" "    coloured = (network_to_rgb(l_norm, prediction * 0)" \
+  tests/test_train.py -k validation_delta_e

@@ -340,3 +340,41 @@ def test_patience_stops_at_a_plateau_and_a_resume_stays_stopped(prepared, tmp_pa
     again = train(_config(prepared, run, epochs=20, lr=1e-12, patience=2, resume=True))
     assert again["epochs_done"] == 3
     assert len((run / "log.jsonl").read_text().splitlines()) == 3
+
+
+def test_the_logged_validation_delta_e_scores_the_automatic_colour(prepared, tmp_path):
+    """The per-epoch ΔE2000 (the learning curve beside the loss) is that of the colour a user gets without hints:
+    about 0 for a network that returns the truth's ab, the gray photo's ΔE for one that returns none, and logged for
+    both the raw weights and their average."""
+    import numpy as np
+
+    from colorizer.inference.color import gray_preview
+    from colorizer.training.color import uint8_to_network
+    from colorizer.training.heads import RegressionHead
+    from colorizer.training.metrics import delta_e
+    from colorizer.training.train import Context, automatic_delta_e
+
+    rng = np.random.default_rng(0)
+    rgb = torch.from_numpy(rng.integers(0, 256, (2, 3, 24, 24), dtype=np.uint8).repeat(2, 2).repeat(2, 3))
+    truth_ab = uint8_to_network(rgb)[1]
+
+    class Returns(torch.nn.Module):
+        input_channels = 4
+
+        def __init__(self, ab):
+            super().__init__()
+            self.ab = ab
+
+        def forward(self, inputs):
+            assert inputs.shape[1] == 4 and not inputs[:, 1:].any()  # no hints
+            return self.ab
+
+    ctx = Context(0, 1, torch.device("cpu"), None)
+    oracle = automatic_delta_e(Returns(truth_ab), rgb, ctx, False, RegressionHead()) / 2
+    gray = automatic_delta_e(Returns(torch.zeros_like(truth_ab)), rgb, ctx, False, RegressionHead()) / 2
+    gray_truth = np.mean([delta_e(t, gray_preview(t)) for t in rgb.permute(0, 2, 3, 1).numpy()])
+    assert oracle < 1.0 and gray > 10 and abs(gray - gray_truth) < 0.1 * gray_truth
+
+    train(_config(prepared, tmp_path / "run", epochs=1, hints=True, ema_decay=0.9))
+    row = json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[-1])
+    assert 0 < row["val_delta_e"] < 60 and 0 < row["ema_val_delta_e"] < 60

@@ -36,6 +36,11 @@ def auc_from_lab(truth_lab: np.ndarray, prediction_lab: np.ndarray) -> float:
     return float(np.mean(np.searchsorted(np.sort(error), thresholds, side="right") / error.size))
 
 
+def delta_e(truth: np.ndarray, prediction: np.ndarray) -> float:
+    """Mean CIEDE2000 between two (H, W, 3) uint8 RGB images."""
+    return float(deltaE_ciede2000(rgb2lab(truth), rgb2lab(prediction)).mean())
+
+
 def all_metrics(truth: np.ndarray, prediction: np.ndarray) -> dict[str, float]:
     """Every metric of `prediction` against `truth`, converting each to LAB once."""
     truth_lab, prediction_lab = rgb2lab(truth), rgb2lab(prediction)

@@ -238,21 +238,44 @@ def train_one_epoch(model, loader, optimizer, scaler, ctx, cfg, head, epoch, sta
 
 
 @torch.no_grad()
-def validate(model, loader, ctx, cfg, head) -> float:
-    """Mean validation loss over all processes' shares of the validation split."""
+def validate(model, loader, ctx, cfg, head) -> tuple[float, float]:
+    """Mean validation loss (with the same simulated hints every epoch, when the model takes hints) and mean
+    CIEDE2000 of its automatic colour (no hints) against the truth, over all processes' shares of the split."""
     model.eval()
-    totals = torch.zeros(2, dtype=torch.float64, device=ctx.device)
+    totals = torch.zeros(3, dtype=torch.float64, device=ctx.device)
     for index, rgb in enumerate(loader):
         rgb = rgb.to(ctx.device, non_blocking=True)
         hints = hint_generator(cfg.seed, -1, index, ctx.rank) if cfg.hints else None  # the same hints every epoch
+        loss = compute_loss(model, rgb, ctx, cfg.channels_last, head, hints).item()
         totals += torch.tensor(
-            [compute_loss(model, rgb, ctx, cfg.channels_last, head, hints).item() * len(rgb), len(rgb)],
+            [loss * len(rgb), automatic_delta_e(model, rgb, ctx, cfg.channels_last, head), len(rgb)],
             dtype=torch.float64,
             device=ctx.device,
         )
     if ctx.world_size > 1:
         dist.all_reduce(totals)
-    return (totals[0] / totals[1].clamp(min=1)).item()
+    count = totals[2].clamp(min=1)
+    return (totals[0] / count).item(), (totals[1] / count).item()
+
+
+def automatic_delta_e(model, rgb: torch.Tensor, ctx: Context, channels_last: bool, head) -> float:
+    """Sum over a (B, 3, H, W) uint8 batch of each crop's mean CIEDE2000 between the truth and the model's colour
+    without hints (what a user gets automatically), both through RGB as `colorizer evaluate` scores."""
+    from colorizer.training.metrics import delta_e
+
+    l_norm, _ = uint8_to_network(rgb)
+    inputs = l_norm
+    if unwrap(model).input_channels > 1:
+        inputs = torch.cat(
+            [l_norm, l_norm.new_zeros(len(l_norm), unwrap(model).input_channels - 1, *l_norm.shape[2:])], 1
+        )
+    if channels_last:
+        inputs = inputs.contiguous(memory_format=torch.channels_last)
+    with ctx.autocast():
+        prediction = head.decode(model(inputs))
+    coloured = (network_to_rgb(l_norm, prediction).clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+    truth = rgb.permute(0, 2, 3, 1).cpu().numpy()
+    return float(sum(delta_e(t, c) for t, c in zip(truth, coloured, strict=True)))
 
 
 @torch.no_grad()
@@ -498,9 +521,10 @@ def _train(cfg: TrainConfig, ctx: Context) -> dict:
                         file=sys.stderr,
                     )
                 return {"epochs_done": epoch, "best_val_loss": best, "interrupted": True}
-            losses = {"raw": validate(net, val_loader, ctx, cfg, head)}
+            losses, delta_es = {}, {}
+            losses["raw"], delta_es["raw"] = validate(net, val_loader, ctx, cfg, head)
             if average is not None:
-                losses["ema"] = validate(average.module, val_loader, ctx, cfg, head)
+                losses["ema"], delta_es["ema"] = validate(average.module, val_loader, ctx, cfg, head)
             val_loss = losses["raw"]
             winner = min(losses, key=losses.get)
             fingerprints = rank_fingerprints(model, ctx)
@@ -512,7 +536,12 @@ def _train(cfg: TrainConfig, ctx: Context) -> dict:
                         "epoch": epoch + 1,
                         "train_loss": state.loss_sum / max(state.images, 1),
                         "val_loss": val_loss,
-                        **({"ema_val_loss": losses["ema"], "best_weights": winner} if average is not None else {}),
+                        "val_delta_e": delta_es["raw"],
+                        **(
+                            {"ema_val_loss": losses["ema"], "ema_val_delta_e": delta_es["ema"], "best_weights": winner}
+                            if average is not None
+                            else {}
+                        ),
                         "lr": optimizer.param_groups[0]["lr"],
                         "seconds": round(state.seconds, 3),
                         "images_per_s": round(state.images / max(state.seconds, 1e-9), 2),
