@@ -5,7 +5,7 @@ on a prepared folder's validation split (sources it trained on: where the boost 
 sources (never trained on, nor used to choose). The rule, fixed before looking at the held-out sources: the smallest
 ΔE2000 on the validation split among the boosts whose colourfulness reaches 0.75 of the truth's there.
 
-    python -m benchmarks.chroma_boost runs/pool/data [--boosts 0,0.3,0.4,0.5,0.6,0.7] [--uniform 1.2,1.4]
+    python -m benchmarks.chroma_boost runs/pool/data [--boosts 0,0.3,0.4,0.5,0.6,0.7] [--uniform 1.2,1.4] [--model M]
 """
 
 from __future__ import annotations
@@ -32,47 +32,75 @@ def predictions(colorizer: Colorizer, data: Path, split: str) -> list[tuple[np.n
     return [(truth, colorizer.session.predict_ab(colorizer.network_input(truth, None))[0]) for _, _, truth in images]
 
 
-def score(colorizer: Colorizer, photos, boost: float, uniform: float = 1.0) -> tuple[float, float, float]:
-    """Mean PSNR, mean ΔE2000, and mean colourfulness ÷ the truth's mean, with the boost (and a uniform scale, what
-    `--saturation` does) applied."""
+def score(colorizer: Colorizer, photos, boost: float, uniform: float = 1.0) -> dict:
+    """Mean PSNR, mean ΔE2000, mean colourfulness ÷ the truth's mean, and per photo: colourfulness ÷ its truth's and
+    the truth's colourfulness; with the boost (and a uniform scale, what `--saturation` does) applied."""
     rows = []
     for truth, ab in photos:
         m = all_metrics(truth, colorizer.recombine(truth, boost_chroma(ab, boost) * np.float32(uniform)))
         rows.append((m["psnr"], m["delta_e"], m["colourfulness"], m["colourfulness_truth"]))
     v = np.array(rows)
-    return v[:, 0].mean(), v[:, 1].mean(), v[:, 2].mean() / v[:, 3].mean()
+    return {
+        "psnr": v[:, 0].mean(),
+        "delta_e": v[:, 1].mean(),
+        "colourfulness": v[:, 2].mean() / v[:, 3].mean(),
+        "per_photo": v[:, 2] / np.maximum(v[:, 3], 1e-6),
+        "truth": v[:, 3],
+    }
 
 
-def run(data: Path, boosts: tuple[float, ...], uniform: tuple[float, ...] = (1.2, 1.4)) -> str:
-    colorizer = Colorizer.load(chroma_boost=0)
+def per_photo(result: dict) -> str:
+    """Quartiles of colourfulness ÷ the truth's per photo, and the median over the most muted third of the truths."""
+    muted = result["truth"] <= np.percentile(result["truth"], 100 / 3)
+    quartiles = "/".join(f"{q:.2f}" for q in np.percentile(result["per_photo"], [25, 50, 75]))
+    return f"{quartiles} ; {np.median(result['per_photo'][muted]):.2f}"
+
+
+def _means(result: dict) -> str:
+    return f"{result['psnr']:.2f} / {result['delta_e']:.2f} / {result['colourfulness']:.2f}"
+
+
+def run(data: Path, boosts: tuple[float, ...], uniform: tuple[float, ...] = (1.2, 1.4), model=None) -> str:
+    colorizer = Colorizer.load(model, chroma_boost=0)
     splits = {split: predictions(colorizer, data, split) for split in ("val", "heldout")}
     results = {b: {split: score(colorizer, photos, b) for split, photos in splits.items()} for b in boosts}
     for b, r in results.items():
-        print(b, r, file=sys.stderr, flush=True)
+        print(b, {split: _means(values) for split, values in r.items()}, file=sys.stderr, flush=True)
     scaled = {u: {split: score(colorizer, photos, 0, u) for split, photos in splits.items()} for u in uniform}
-    eligible = [b for b in boosts if results[b]["val"][2] >= WANTED_COLOURFULNESS]
-    chosen = min(eligible, key=lambda b: results[b]["val"][1]) if eligible else None
+    eligible = [b for b in boosts if results[b]["val"]["colourfulness"] >= WANTED_COLOURFULNESS]
+    chosen = min(eligible, key=lambda b: results[b]["val"]["delta_e"]) if eligible else None
     rows = [
         [
             f"**{b:g}** (chosen)" if b == chosen else f"{b:g}",
-            *(f"{results[b][s][0]:.2f} / {results[b][s][1]:.2f} / {results[b][s][2]:.2f}" for s in ("val", "heldout")),
+            *(_means(results[b][s]) for s in ("val", "heldout")),
+            per_photo(results[b]["heldout"]),
         ]
         for b in boosts
     ]
     rows += [
-        [f"none, every pixel's chroma x {u:g}", *(f"{r[0]:.2f} / {r[1]:.2f} / {r[2]:.2f}" for r in scaled[u].values())]
+        [
+            f"none, every pixel's chroma x {u:g}",
+            *(_means(r) for r in scaled[u].values()),
+            per_photo(scaled[u]["heldout"]),
+        ]
         for u in uniform
     ]
     return "\n".join(
         [
             "## Chroma boost: bolder colour where the model commits (`benchmarks/chroma_boost.py`)",
             "",
-            f"Bundled model at its working size, the chroma scaled by 1 + boost x min(chroma / 30, 1); scored at "
-            f"{SCORED_AT} px: PSNR dB / ΔE2000 / colourfulness ÷ the truth's. Chosen on the validation split (the "
-            f"smallest ΔE among boosts reaching {WANTED_COLOURFULNESS} colourfulness), then checked on the held-out "
-            f"sources ({len(splits['val'])} validation, {len(splits['heldout'])} held-out photos of {data}).",
+            f"{'Bundled model' if model is None else model} at its working size, the chroma scaled by 1 + boost x "
+            f"min(chroma / 30, 1); scored at {SCORED_AT} px: PSNR dB / ΔE2000 / colourfulness ÷ the truth's "
+            f"(means). Chosen on the validation split (the smallest ΔE among boosts reaching {WANTED_COLOURFULNESS} "
+            f"colourfulness), then checked on the held-out sources ({len(splits['val'])} validation, "
+            f"{len(splits['heldout'])} held-out photos of {data}). Per photo: colourfulness ÷ its truth's, quartiles "
+            "over the held-out photos; after the semicolon, the median over the third of them whose truth is most "
+            "muted (above 1: the boost paints them more colourful than they are).",
             "",
-            table(["boost", "validation (trained-on sources)", "held out (never trained on)"], rows),
+            table(
+                ["boost", "validation (trained-on sources)", "held out (never trained on)", "held out, per photo"],
+                rows,
+            ),
             "",
         ]
     )
@@ -83,9 +111,7 @@ if __name__ == "__main__":
     parser.add_argument("data", type=Path, nargs="?", default=Path("runs/pool/data"))
     parser.add_argument("--boosts", default="0,0.3,0.4,0.5,0.6,0.7")
     parser.add_argument("--uniform", default="1.2,1.4", help="uniform chroma scales to compare with (--saturation)")
+    parser.add_argument("--model", type=Path, help="model to measure (default: the bundled one)")
     args = parser.parse_args()
-    print(
-        run(
-            args.data, tuple(float(b) for b in args.boosts.split(",")), tuple(float(u) for u in args.uniform.split(","))
-        )
-    )
+    boosts = tuple(float(b) for b in args.boosts.split(","))
+    print(run(args.data, boosts, tuple(float(u) for u in args.uniform.split(",")), args.model))

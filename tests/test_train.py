@@ -234,7 +234,7 @@ def test_bf16_on_the_cpu_trains_and_resumes_exactly(prepared, tmp_path):
 
 
 def test_precision_auto_uses_bf16_only_where_the_cpu_computes_it(monkeypatch):
-    """Without bf16 instructions PyTorch's CPU kernels fall back to slow paths (5.5x slower at 384 px on an AVX2
+    """Without bf16 instructions PyTorch's CPU kernels fall back to slow paths (8x slower at 384 px on an AVX2
     EPYC): auto must then choose fp32, and an explicit bf16 must say it will be slow."""
     from colorizer.training.train import choose_precision
 
