@@ -64,6 +64,7 @@ def plot_loss(history: list[dict], path: Path) -> None:
     if any("ema_val_loss" in h for h in history):
         ax.plot(*_logged(history, "ema_val_loss"), "^-", label="validation, weight average")
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_ylabel("loss")
     ax.set_title("colorizer training loss")
     ax.grid(alpha=0.3)

@@ -15,6 +15,9 @@ $PYTHON -c 'import sys; from colorizer.training.checkpoint import compact_checkp
   "$RUN/last.pt" "$PROGRESS/last.pt.new"
 mv "$PROGRESS/last.pt.new" "$PROGRESS/last.pt"
 [ -f "$RUN/log.jsonl" ] && cp "$RUN/log.jsonl" "$PROGRESS/log.jsonl"
-[ -f "$RUN/loss.png" ] && cp "$RUN/loss.png" "$PROGRESS/loss.png"
+# the learning curve redrawn from the whole log with this checkout's plot (losses, the average's, ΔE where logged)
+$PYTHON -c 'import json, sys; from pathlib import Path; from colorizer.figures import plot_loss
+plot_loss([json.loads(line) for line in Path(sys.argv[1]).read_text().splitlines()], Path(sys.argv[2]))' \
+  "$PROGRESS/log.jsonl" "$PROGRESS/loss.png"
 [ -f "$RUN/finished.json" ] && cp "$RUN/finished.json" "$PROGRESS/finished.json"
 ls -l "$PROGRESS"
