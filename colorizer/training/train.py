@@ -258,17 +258,19 @@ def validate(model, loader, ctx, cfg, head) -> tuple[float, float]:
     return (totals[0] / count).item(), (totals[1] / count).item()
 
 
+def automatic_input(model, l_norm: torch.Tensor) -> torch.Tensor:
+    """The network input for automatic colour: L, and empty hint channels when the model takes hints."""
+    extra = unwrap(model).input_channels - 1
+    return torch.cat([l_norm, l_norm.new_zeros(len(l_norm), extra, *l_norm.shape[2:])], 1) if extra else l_norm
+
+
 def automatic_delta_e(model, rgb: torch.Tensor, ctx: Context, channels_last: bool, head) -> float:
     """Sum over a (B, 3, H, W) uint8 batch of each crop's mean CIEDE2000 between the truth and the model's colour
     without hints (what a user gets automatically), both through RGB as `colorizer evaluate` scores."""
     from colorizer.training.metrics import delta_e
 
     l_norm, _ = uint8_to_network(rgb)
-    inputs = l_norm
-    if unwrap(model).input_channels > 1:
-        inputs = torch.cat(
-            [l_norm, l_norm.new_zeros(len(l_norm), unwrap(model).input_channels - 1, *l_norm.shape[2:])], 1
-        )
+    inputs = automatic_input(model, l_norm)
     if channels_last:
         inputs = inputs.contiguous(memory_format=torch.channels_last)
     with ctx.autocast():
@@ -283,11 +285,7 @@ def sample_rows(model, samples: torch.Tensor, ctx: Context, head) -> list[list[n
     """original | grayscale | colourised (automatic: no hints) for the fixed validation samples ((N, 3, H, W) uint8)."""
     model.eval()
     l_norm, ab_norm = uint8_to_network(samples.to(ctx.device))
-    inputs = l_norm
-    if unwrap(model).input_channels > 1:
-        inputs = torch.cat(
-            [l_norm, l_norm.new_zeros(len(l_norm), unwrap(model).input_channels - 1, *l_norm.shape[2:])], 1
-        )
+    inputs = automatic_input(model, l_norm)
     with ctx.autocast():
         prediction = head.decode(model(inputs))
     gray = network_to_rgb(l_norm, torch.zeros_like(ab_norm))
