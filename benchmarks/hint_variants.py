@@ -25,9 +25,10 @@ import colorizer.inference.alike as alike
 import colorizer.inference.photos as photos_module
 import colorizer.inference.spread as spread
 from benchmarks.common import machine, table
-from benchmarks.hints import SIZE, contrasting_click, sample_hints
+from benchmarks.hints import SIZE, sample_hints
 from colorizer import Colorizer
 from colorizer.inference import DEFAULT_REACH
+from colorizer.training.alike_fit import contrasting_click
 from colorizer.training.evaluate import evaluation_images
 from colorizer.training.metrics import psnr
 

@@ -39,6 +39,7 @@ from benchmarks.common import table
 from colorizer import Colorizer
 from colorizer.inference import DEFAULT_REACH
 from colorizer.inference.color import gray_preview, normalize_ab
+from colorizer.training.alike_fit import contrasting_click
 from colorizer.training.evaluate import evaluation_images
 from colorizer.training.metrics import psnr
 
@@ -111,27 +112,6 @@ def sweep(photos, colorizer: Colorizer, modes=MODES, seed: int = 0) -> dict:
         "gray": mean(gray),
         **{mode: {n: mean(rows) for n, rows in by_count.items()} for mode, by_count in results.items()},
     }
-
-
-def contrasting_click(ab: np.ndarray, kind: str = "point") -> tuple[np.ndarray, np.ndarray]:
-    """Hint maps and labels at the working size for one click (a 5x5 point at the centre) or one stroke (a line a
-    fifth of the width long through the centre, 5 px wide) in a colour contrasting with the model's there: its hue
-    turned half way round, chroma at least 50 (blue where the model gives no colour)."""
-    _, height, width = ab.shape
-    cy, cx = height // 2, width // 2
-    if kind == "point":
-        covered = (slice(cy - 2, cy + 3), slice(cx - 2, cx + 3))
-    else:
-        covered = (slice(cy - 2, cy + 3), slice(cx - width // 10, cx + width // 10))
-    here = ab[:, covered[0], covered[1]].reshape(2, -1).mean(axis=1)
-    chroma = float(np.hypot(*here))
-    direction = -here / chroma if chroma > 3 else np.array([0.0, -1.0])
-    maps = np.zeros((3, height, width), np.float32)
-    labels = np.zeros((height, width), np.int32)
-    maps[:2, covered[0], covered[1]] = normalize_ab(direction * max(50.0, chroma))[:, None, None]
-    maps[2, covered[0], covered[1]] = 1.0
-    labels[covered] = 1
-    return maps, labels
 
 
 def locality(photos, colorizer: Colorizer, kind: str = "point", reach: float = DEFAULT_REACH) -> list[float]:

@@ -201,3 +201,11 @@ check "auto precision picking bf16 on a CPU without bf16 instructions" colorizer
 check "the logged validation ΔE not scoring the model's colour" colorizer/training/train.py \
   "    coloured = (network_to_rgb(l_norm, prediction)" "    coloured = (network_to_rgb(l_norm, prediction * 0)" \
   tests/test_train.py -k validation_delta_e
+check "alike pixels not given the hint's colour" colorizer/inference/alike.py \
+  "    anchor_colours = (wanted + full_ab).reshape(2, -1)" "    anchor_colours = (wanted + 0 * full_ab).reshape(2, -1)" \
+  tests/test_alike_fit.py -k not_its_shift
+check "the learned description fitted without the true colours" colorizer/training/alike_fit.py \
+  "        same = torch.exp(-((truth[first] - truth[second]) ** 2)" \
+  "        same = torch.exp(-((truth[first] - truth[second.flip(0)]) ** 2)" tests/test_alike_fit.py -k share_their
+check "a learned description used with another model" colorizer/inference/alike.py \
+  "    if fitted_for != file_sha256(model):" "    if False:" tests/test_alike_fit.py -k its_model_only

@@ -242,8 +242,8 @@ class Colorizer:
             ab = ab * np.float32(saturation)
         return ab
 
-    @staticmethod
     def follow_hint_maps(
+        self,
         network_input: np.ndarray,
         ab: np.ndarray,
         maps: np.ndarray,
@@ -256,7 +256,8 @@ class Colorizer:
         as `reach` says (one for all hints or one per label; `alike.py`)."""
         lightness = denormalize_l(network_input[0])
         wanted = denormalize_ab(maps[:2]) - ab
-        guide = None if labels is None else alike_guide(lightness, ab, wanted, labels, reach, features)
+        learned = self.session.learned_alike
+        guide = None if labels is None else alike_guide(lightness, ab, wanted, labels, reach, features, learned)
         return ab + spread_corrections(lightness, maps[2], wanted, alike=guide)
 
     def prepare_saturation(self, saturation: float | None) -> float:

@@ -108,6 +108,10 @@ class ModelSession:
         self.has_temperature = "temperature" in inputs
         # The encoder's features for matching a reference photo (models exported before 2026-12 lack them).
         self.has_features = "features" in {o.name for o in self.session.get_outputs()}
+        # What "alike" means for hints, learned for this model (MODEL.alike.json beside it; `colorizer fit-alike`).
+        from colorizer.inference.alike import load_learned
+
+        self.learned_alike = load_learned(model) if isinstance(model, Path) and self.has_features else None
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str = "cpu", threads: int | None = None) -> ModelSession:
