@@ -1,9 +1,14 @@
-"""One helper: map a top-level function over items in a process pool, in order, behind a progress bar."""
+"""One helper: map a top-level function over items in a process pool, in order, behind a progress bar.
+
+Workers start from a fork server, not by forking the caller: the caller may have threads (ONNX Runtime's, torch's,
+a web server's), and a child forked while one of them held a lock can wait on it forever (seen once in the test
+suite: a cache-building worker that hung and ignored the pool's SIGTERM).
+"""
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable, Sequence
-from multiprocessing import Pool
 from typing import Any
 
 from colorizer.progress import progress_bar
@@ -19,7 +24,7 @@ def parallel_map(function: Callable, items: Sequence, workers: int, label: str, 
                 results.append(function(item))
                 bar.update()
         else:
-            with Pool(min(workers, len(items))) as pool:
+            with multiprocessing.get_context("forkserver").Pool(min(workers, len(items))) as pool:
                 for result in pool.imap(function, items, chunksize=1):
                     results.append(result)
                     bar.update()
