@@ -13,6 +13,8 @@ from typing import Any
 
 from colorizer.progress import progress_bar
 
+PRELOAD = ["colorizer.prepare", "colorizer.training.data"]  # the modules of the functions mapped (absent ones skipped)
+
 
 def parallel_map(function: Callable, items: Sequence, workers: int, label: str, progress: bool = True) -> list[Any]:
     """[function(item) for item in items], spread over `workers` processes (a plain loop when workers == 1)."""
@@ -24,7 +26,9 @@ def parallel_map(function: Callable, items: Sequence, workers: int, label: str, 
                 results.append(function(item))
                 bar.update()
         else:
-            with multiprocessing.get_context("forkserver").Pool(min(workers, len(items))) as pool:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(PRELOAD)  # imported once by the server, not by every worker
+            with context.Pool(min(workers, len(items))) as pool:
                 for result in pool.imap(function, items, chunksize=1):
                     results.append(result)
                     bar.update()
