@@ -47,17 +47,21 @@ def _cell_means(values: np.ndarray, grid: tuple[int, int]) -> tuple[np.ndarray, 
     return sums / np.maximum(count, 1)[..., None], count
 
 
+def _seen(colorizer, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the model sees of a photo at SIZE: lightness (h, w), its ab (2, h, w) and encoder features."""
+    network_input = colorizer.network_input(truth, SIZE)
+    ab, features = colorizer.predict_with_features(network_input)
+    if features is None:
+        raise ValueError("this model gives no encoder features (export it again with a current `colorizer export`)")
+    return denormalize_l(network_input[0, 0]), ab[0], features[0]
+
+
 def cells(colorizer, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A colour photo (H, W, 3) uint8 -> the inputs (N, F + 5) and true mean a*b* (N, 2) of its cells (those at
     least half inside the photo)."""
     from skimage.color import rgb2lab
 
-    network_input = colorizer.network_input(truth, SIZE)
-    ab, features = colorizer.predict_with_features(network_input)
-    if features is None:
-        raise ValueError("this model gives no encoder features (export it again with a current `colorizer export`)")
-    ab, features = ab[0], features[0]
-    lightness = denormalize_l(network_input[0, 0])
+    lightness, ab, features = _seen(colorizer, truth)
     grid = features.shape[1:]
     looks, count = _cell_means(pixel_features(lightness, ab)[..., PIXEL_INPUTS], grid)
     true_ab, _ = _cell_means(rgb2lab(truth)[..., 1:].astype(np.float32), grid)
@@ -94,13 +98,6 @@ def fit_map(
     weights = layer.weight.detach().numpy() / spread  # folded: e = W' x + b'
     bias = layer.bias.detach().numpy() - weights @ mean
     return weights.astype(np.float32), bias.astype(np.float32)
-
-
-def _seen(colorizer, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """What the model sees of a photo at SIZE: lightness (h, w), its ab (2, h, w) and encoder features."""
-    network_input = colorizer.network_input(truth, SIZE)
-    ab, features = colorizer.predict_with_features(network_input)
-    return denormalize_l(network_input[0, 0]), ab[0], features[0]
 
 
 def contrasting_click(ab: np.ndarray, kind: str = "point") -> tuple[np.ndarray, np.ndarray]:
