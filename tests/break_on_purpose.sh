@@ -142,6 +142,12 @@ check "the weight average never updated" colorizer/training/train.py \
   "            average.update(unwrap(model))" "            pass" tests/test_train.py -k "weight_average"
 check "a compact checkpoint's average not restored" colorizer/training/checkpoint.py \
   "    return _expand(payload)" "    return payload" tests/test_train.py -k compact
+check "a carried best epoch restored against the raw weights" colorizer/training/checkpoint.py \
+  '    base = anchor["ema"]["weights"] if payload.get("weights", "raw") == "ema" else anchor["model"]' \
+  '    base = anchor["model"]' tests/test_train.py -k carried
+check "a carried best epoch restored against any last.pt" colorizer/training/checkpoint.py \
+  '    if payload.pop("reference_sha256") != file_sha256(reference):' \
+  '    if payload.pop("reference_sha256") and False:' tests/test_train.py -k carried
 check "training ignores --patience" colorizer/training/train.py \
   "            if cfg.patience and since_best >= cfg.patience:
                 _finish" "            if False:

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from colorizer.cli import main
-from colorizer.training.checkpoint import CheckpointError, load_checkpoint
+from colorizer.training.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint
 from colorizer.training.config import TrainConfig
 from colorizer.training.train import TrainError, train
 
@@ -330,6 +330,34 @@ def test_a_compact_checkpoint_resumes_close_to_the_full_one(prepared, tmp_path):
     assert all(torch.allclose(exact[k].float(), approximate[k].float(), atol=1e-3) for k in exact)
     rows = [json.loads(line) for line in (carried / "log.jsonl").read_text().splitlines()]
     assert [row["epoch"] for row in rows] == [1, 2]
+
+
+def test_the_best_epoch_is_carried_beside_a_compact_last_checkpoint(prepared, tmp_path):
+    from colorizer.training.checkpoint import CheckpointError, compact_best, compact_checkpoint, restore_best
+
+    run, progress = tmp_path / "run", tmp_path / "progress"
+    train(_config(prepared, run, epochs=1, ema_decay=0.9))
+    (tmp_path / "best-1.pt").write_bytes((run / "best.pt").read_bytes())  # an epoch before the last one
+    train(_config(prepared, run, epochs=2, ema_decay=0.9, resume=True))
+    best = load_checkpoint(tmp_path / "best-1.pt")
+    compact_checkpoint(run / "last.pt", progress / "last.pt")
+    compact_best(tmp_path / "best-1.pt", progress / "last.pt", progress / "best.pt")
+    assert (progress / "best.pt").stat().st_size < 0.6 * (tmp_path / "best-1.pt").stat().st_size
+    restore_best(progress / "best.pt", progress / "last.pt", tmp_path / "restored.pt")
+    restored = load_checkpoint(tmp_path / "restored.pt")
+    assert restored["epoch"] == best["epoch"] == 1 and restored["best_val_loss"] == best["best_val_loss"]
+    last = load_checkpoint(progress / "last.pt")
+    assert best["weights"] == "ema"
+    for k, v in best["model"].items():  # the best epoch's weights, up to the bfloat16 rounding of their difference
+        if v.is_floating_point() and v.numel() > 1:
+            gap = (v.float() - last["ema"]["weights"][k].float()).abs()
+            assert (restored["model"][k] - v.float()).abs().max() <= gap.max() * 2**-8 + 1e-12, k
+    assert sum((best["model"][k].float() - last["ema"]["weights"][k].float()).abs().sum() for k in best["model"]) > 0
+    model_from_checkpoint(restored)  # what export and evaluate load
+    compact_checkpoint(run / "last.pt", progress / "other.pt")
+    (progress / "other.pt").write_bytes((progress / "other.pt").read_bytes() + b"\0")
+    with pytest.raises(CheckpointError, match="another"):
+        restore_best(progress / "best.pt", progress / "other.pt", tmp_path / "wrong.pt")
 
 
 def test_patience_stops_at_a_plateau_and_a_resume_stays_stopped(prepared, tmp_path):

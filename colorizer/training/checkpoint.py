@@ -17,6 +17,7 @@ from torch import nn
 
 from colorizer import __version__
 from colorizer.atomic import atomic_path
+from colorizer.inference.alike import file_sha256
 from colorizer.training.model import ColorizationNet, build_model
 
 FORMAT = "colorizer-checkpoint"
@@ -97,6 +98,52 @@ def _expand(payload: dict) -> dict:
         k: weights[k].float() + v.float() if v.is_floating_point() else v for k, v in difference.items()
     }
     return payload
+
+
+# What a best.pt carried across machines keeps: enough to evaluate and export it (`export_model`), not to resume.
+BEST_KEYS = ("model_config", "head", "config", "epoch", "best_val_loss", "weights")
+
+
+def compact_best(best: Path, reference: Path, destination: Path) -> None:
+    """The best epoch's weights, small enough to commit beside a compact last.pt (`compact_checkpoint`).
+
+    A run carried across machines keeps only last.pt; once later epochs do not improve, the best epoch's weights
+    would be lost with the machine. They are stored as their bfloat16 difference from the same kind of weights
+    (raw or averaged) in `reference`, the committed compact last.pt, whose SHA-256 is recorded: 2 bytes a parameter,
+    and the difference of two nearby epochs is small, so its rounding is a few millionths of a weight. What comes
+    back (`restore_best`) is exportable and evaluable, not resumable (no optimizer).
+    """
+    payload, anchor = load_checkpoint(best), load_checkpoint(reference)
+    kind = payload.get("weights", "raw")
+    base = anchor["ema"]["weights"] if kind == "ema" else anchor["model"]
+    if set(base) != set(payload["model"]):
+        raise CheckpointError(f"{best} and {reference} hold different networks")
+    difference = {
+        k: (v.float() - base[k].float()).bfloat16() if v.is_floating_point() else v for k, v in payload["model"].items()
+    }
+    kept = {k: payload[k] for k in BEST_KEYS if k in payload}
+    reference_id = {"reference_sha256": file_sha256(reference), "reference_name": Path(reference).name}
+    save_checkpoint(destination, {**kept, "difference": difference, **reference_id}, compress=True)
+
+
+def restore_best(compact: Path, reference: Path, destination: Path) -> None:
+    """The inverse of `compact_best`: `reference` must be the very file it was made against (checked by SHA-256)."""
+    payload = load_checkpoint(compact)
+    if "difference" not in payload:
+        raise CheckpointError(f"{compact} is not a compact best checkpoint (from compact_best)")
+    if payload.pop("reference_sha256") != file_sha256(reference):
+        raise CheckpointError(
+            f"{compact} was stored against another {payload.get('reference_name', 'last.pt')} than {reference}; "
+            "commit both from one save_progress.sh"
+        )
+    payload.pop("reference_name", None)
+    anchor = load_checkpoint(reference)
+    base = anchor["ema"]["weights"] if payload.get("weights", "raw") == "ema" else anchor["model"]
+    difference = payload.pop("difference")
+    payload["model"] = {k: base[k].float() + v.float() if v.is_floating_point() else v for k, v in difference.items()}
+    for key in ("format", "version", "colorizer_version"):
+        payload.pop(key, None)
+    save_checkpoint(destination, payload)
 
 
 def unwrap(model: nn.Module) -> nn.Module:

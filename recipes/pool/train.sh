@@ -13,6 +13,7 @@ set -euo pipefail
 SHARED=${1:-../shared}
 WORK=${2:-runs/pool}
 COLORIZER=${COLORIZER:-colorizer}
+PYTHON=${PYTHON:-$(dirname "$(command -v "$COLORIZER")")/python}  # the one colorizer is installed in
 DATA=$WORK/data
 
 # Held out whole: two sources never trained on (nor used to pick the best epoch), scored per source at the end.
@@ -54,6 +55,10 @@ PROGRESS=recipes/pool/progress
 if [ ! -f "$MORE/last.pt" ] && [ -f "$PROGRESS/last.pt" ]; then
   mkdir -p "$MORE"
   cp "$PROGRESS/last.pt" "$MORE/last.pt"
+  if [ -f "$PROGRESS/best.pt" ]; then  # the best epoch so far, stored as its difference from that last.pt
+    "$PYTHON" -c 'import sys; from colorizer.training.checkpoint import restore_best; restore_best(*sys.argv[1:])' \
+      "$PROGRESS/best.pt" "$PROGRESS/last.pt" "$MORE/best.pt"
+  fi
   [ -f "$PROGRESS/log.jsonl" ] && cp "$PROGRESS/log.jsonl" "$MORE/log.jsonl"
   [ -f "$PROGRESS/finished.json" ] && cp "$PROGRESS/finished.json" "$MORE/finished.json"
 fi
