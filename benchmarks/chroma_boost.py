@@ -6,17 +6,20 @@ sources (never trained on, nor used to choose). The rule, fixed before looking a
 ΔE2000 on the validation split among the boosts whose colourfulness reaches 0.75 of the truth's there.
 
     python -m benchmarks.chroma_boost runs/pool/data [--boosts 0,0.3,0.4,0.5,0.6,0.7] [--uniform 1.2,1.4] [--model M]
+        [--chosen boost.json]   # also write the chosen boost and the validation figures (recipes/pool/finish.sh)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks.common import table
+from colorizer.atomic import atomic_write_text
 from colorizer.inference.color import boost_chroma
 from colorizer.inference.photos import Colorizer
 from colorizer.training.evaluate import evaluation_images
@@ -60,7 +63,9 @@ def _means(result: dict) -> str:
     return f"{result['psnr']:.2f} / {result['delta_e']:.2f} / {result['colourfulness']:.2f}"
 
 
-def run(data: Path, boosts: tuple[float, ...], uniform: tuple[float, ...] = (1.2, 1.4), model=None) -> str:
+def run(
+    data: Path, boosts: tuple[float, ...], uniform: tuple[float, ...] = (1.2, 1.4), model=None, chosen_to=None
+) -> str:
     colorizer = Colorizer.load(model, chroma_boost=0)
     splits = {split: predictions(colorizer, data, split) for split in ("val", "heldout")}
     results = {b: {split: score(colorizer, photos, b) for split, photos in splits.items()} for b in boosts}
@@ -69,6 +74,12 @@ def run(data: Path, boosts: tuple[float, ...], uniform: tuple[float, ...] = (1.2
     scaled = {u: {split: score(colorizer, photos, 0, u) for split, photos in splits.items()} for u in uniform}
     eligible = [b for b in boosts if results[b]["val"]["colourfulness"] >= WANTED_COLOURFULNESS]
     chosen = min(eligible, key=lambda b: results[b]["val"]["delta_e"]) if eligible else None
+    if chosen_to is not None:
+        validation = {
+            f"{b:g}": {k: float(results[b]["val"][k]) for k in ("psnr", "delta_e", "colourfulness")} for b in boosts
+        }
+        rule = f"the smallest validation ΔE2000 among boosts reaching {WANTED_COLOURFULNESS} colourfulness"
+        atomic_write_text(chosen_to, json.dumps({"chosen": chosen, "rule": rule, "validation": validation}, indent=1))
     rows = [
         [
             f"**{b:g}** (chosen)" if b == chosen else f"{b:g}",
@@ -112,6 +123,7 @@ if __name__ == "__main__":
     parser.add_argument("--boosts", default="0,0.3,0.4,0.5,0.6,0.7")
     parser.add_argument("--uniform", default="1.2,1.4", help="uniform chroma scales to compare with (--saturation)")
     parser.add_argument("--model", type=Path, help="model to measure (default: the bundled one)")
+    parser.add_argument("--chosen", type=Path, help="write the chosen boost (null: none reaches the colourfulness)")
     args = parser.parse_args()
     boosts = tuple(float(b) for b in args.boosts.split(","))
-    print(run(args.data, boosts, tuple(float(u) for u in args.uniform.split(",")), args.model))
+    print(run(args.data, boosts, tuple(float(u) for u in args.uniform.split(",")), args.model, args.chosen))
