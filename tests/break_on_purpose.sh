@@ -148,6 +148,8 @@ check "a carried best epoch restored against the raw weights" colorizer/training
 check "a carried best epoch restored against any last.pt" colorizer/training/checkpoint.py \
   '    if payload.pop("reference_sha256") != file_sha256(reference):' \
   '    if payload.pop("reference_sha256") and False:' tests/test_train.py -k carried
+check "validation scored in the training precision (bf16 epochs judged against fp32 ones)" colorizer/training/train.py \
+  "    ctx = dataclasses.replace(ctx, autocast_dtype=None)" "    pass" tests/test_train.py -k scored_in_fp32
 check "training ignores --patience" colorizer/training/train.py \
   "            if cfg.patience and since_best >= cfg.patience:
                 _finish" "            if False:

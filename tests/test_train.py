@@ -406,3 +406,36 @@ def test_the_logged_validation_delta_e_scores_the_automatic_colour(prepared, tmp
     train(_config(prepared, tmp_path / "run", epochs=1, hints=True, ema_decay=0.9))
     row = json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[-1])
     assert 0 < row["val_delta_e"] < 60 and 0 < row["ema_val_delta_e"] < 60
+
+
+def test_validation_is_scored_in_fp32_whatever_the_training_precision():
+    """Stage 4 trains across machines, bf16 where the CPU computes it and fp32 elsewhere; best.pt and the plateau
+    compare epochs' validation figures, so those are scored in fp32 either way: equal to the last digit."""
+    import numpy as np
+
+    from colorizer.training.heads import RegressionHead
+    from colorizer.training.train import Context, validate
+
+    torch.manual_seed(0)
+
+    class Net(torch.nn.Module):
+        input_channels = 1
+
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(1, 2, 3, padding=1)
+
+        def forward(self, inputs):
+            return torch.tanh(self.conv(inputs) * 3)
+
+    net = Net()
+    batches = [
+        torch.from_numpy(np.random.default_rng(i).integers(0, 256, (2, 3, 16, 16), dtype=np.uint8)) for i in (0, 1)
+    ]
+    cfg = TrainConfig(hints=False, channels_last=False)
+    fp32 = validate(net, batches, Context(0, 1, torch.device("cpu"), None), cfg, RegressionHead())
+    bf16 = validate(net, batches, Context(0, 1, torch.device("cpu"), torch.bfloat16), cfg, RegressionHead())
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):  # what bf16 would have scored
+        rounded = net.conv(batches[0][:, :1].float())
+    assert not torch.equal(rounded.float(), net.conv(batches[0][:, :1].float()))  # bf16 does change the numbers
+    assert bf16 == fp32

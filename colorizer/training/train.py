@@ -240,8 +240,11 @@ def train_one_epoch(model, loader, optimizer, scaler, ctx, cfg, head, epoch, sta
 @torch.no_grad()
 def validate(model, loader, ctx, cfg, head) -> tuple[float, float]:
     """Mean validation loss (with the same simulated hints every epoch, when the model takes hints) and mean
-    CIEDE2000 of its automatic colour (no hints) against the truth, over all processes' shares of the split."""
+    CIEDE2000 of its automatic colour (no hints) against the truth, over all processes' shares of the split.
+    Scored in fp32 whatever the training precision, so that epochs trained on different machines (bf16 on one CPU,
+    fp32 on the next) are judged by the same figures when best.pt and the plateau are decided."""
     model.eval()
+    ctx = dataclasses.replace(ctx, autocast_dtype=None)
     totals = torch.zeros(3, dtype=torch.float64, device=ctx.device)
     for index, rgb in enumerate(loader):
         rgb = rgb.to(ctx.device, non_blocking=True)
