@@ -15,6 +15,7 @@ photo whose a*b* moves by more than 5 units, quartiles over the photos, at reach
     python -m benchmarks.hints --data runs/pool/data --every 2 --out docs/   # held-out split of a prepared folder
     python -m benchmarks.hints --data runs/pool/data --split val --every 4 --no-timing   # where defaults are chosen
     python -m benchmarks.hints --data photos/ --model m.onnx         # or any folder of colour photos
+    python -m benchmarks.hints --timing-only                         # the time alone: hints-timing.md
 
 Writes benchmarks/results/hints.md (the tables) and, with --out, docs/hints-sweep.png, docs/hints-examples.png and
 docs/hints-one-click.png.
@@ -332,6 +333,27 @@ def timing(colorizer: Colorizer, work: Path, photo_source: Path) -> list[list[st
     return rows
 
 
+def timing_table(colorizer: Colorizer) -> str:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(__file__).resolve().parents[1] / "examples" / "originals" / "leuven.jpg"
+        return table(["request", "no hints", "10 hints"], timing(colorizer, Path(tmp), source))
+
+
+def write_timing(colorizer: Colorizer) -> None:
+    """The timing alone, to benchmarks/results/hints-timing.md (run it with nothing else on the CPU)."""
+    from benchmarks.common import machine
+
+    text = "\n".join(
+        ["# Time hints add (benchmarks/hints.py --timing-only)", "", machine(), "", timing_table(colorizer)]
+    )
+    print(text)
+    results = Path(__file__).resolve().parent / "results"
+    results.mkdir(exist_ok=True)
+    (results / "hints-timing.md").write_text(text + "\n")
+
+
 def sweep_table(result: dict) -> str:
     modes = [m for m in MODES if m in result]
     names = {"branch": "learned branch", "local": "edges only (reach 0)", "spread": f"default (reach {DEFAULT_REACH})"}
@@ -344,16 +366,22 @@ def sweep_table(result: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True, help="a prepared folder (its held-out split) or photos")
+    parser.add_argument("--data", type=Path, help="a prepared folder (its held-out split) or photos")
     parser.add_argument("--split", default="heldout", help="split of a prepared folder (default: heldout)")
     parser.add_argument("--model", type=Path, help="model to measure (default: the bundled one)")
     parser.add_argument("--every", type=int, default=1, help="use every Nth photo (default: all)")
     parser.add_argument("--out", type=Path, help="folder for the sweep plot and example figure (e.g. docs/)")
     parser.add_argument("--no-timing", action="store_true")
+    parser.add_argument("--timing-only", action="store_true", help="only the time hints add (no photos needed)")
     args = parser.parse_args()
     from benchmarks.common import machine
 
     colorizer = Colorizer.load(args.model)
+    if args.timing_only:
+        write_timing(colorizer)
+        return
+    if args.data is None:
+        parser.error("--data is needed for the sweep (or pass --timing-only)")
     photos, _ = evaluation_images(args.data, SIZE, splits=(args.split,))
     photos = [(name, image) for name, _, image in photos[:: args.every]]
     modes = MODES if colorizer.takes_hints else ("spread",)
@@ -386,12 +414,7 @@ def main() -> None:
         example_figure(photos[:4], colorizer, args.out / "hints-examples.png")
         one_click_figure(photos[:4], colorizer, args.out / "hints-one-click.png")
     if not args.no_timing:
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as tmp:
-            source = Path(__file__).resolve().parents[1] / "examples" / "originals" / "leuven.jpg"
-            rows = timing(colorizer, Path(tmp), source)
-        lines += ["", table(["request", "no hints", "10 hints"], rows)]
+        lines += ["", timing_table(colorizer)]
         print(lines[-1])
     results = Path(__file__).resolve().parent / "results"
     results.mkdir(exist_ok=True)
