@@ -312,8 +312,10 @@ def test_resume_restores_the_weight_average_exactly(prepared, tmp_path):
 def test_a_compact_checkpoint_resumes_close_to_the_full_one(prepared, tmp_path):
     from colorizer.training.checkpoint import compact_checkpoint
 
+    # fp32: under bf16 autocast (precision auto on a CPU with bf16 instructions) the moments' rounding flips the
+    # rounding of activations, and the two runs part by more than the compact checkpoint's own error
     first = tmp_path / "first"
-    train(_config(prepared, first, epochs=1, ema_decay=0.9))
+    train(_config(prepared, first, epochs=1, ema_decay=0.9, precision="fp32"))
     carried = tmp_path / "carried"
     carried.mkdir()
     compact_checkpoint(first / "last.pt", carried / "last.pt")
@@ -324,8 +326,8 @@ def test_a_compact_checkpoint_resumes_close_to_the_full_one(prepared, tmp_path):
     for k, v in full["ema"]["weights"].items():  # the average comes back from its bfloat16 difference
         assert compact["ema"]["weights"][k].dtype == v.dtype
         assert torch.allclose(compact["ema"]["weights"][k].float(), v.float(), atol=1e-3)
-    train(_config(prepared, first, epochs=2, ema_decay=0.9, resume=True))
-    train(_config(prepared, carried, epochs=2, ema_decay=0.9, resume=True))
+    train(_config(prepared, first, epochs=2, ema_decay=0.9, resume=True, precision="fp32"))
+    train(_config(prepared, carried, epochs=2, ema_decay=0.9, resume=True, precision="fp32"))
     exact, approximate = _weights(first), _weights(carried)
     assert all(torch.allclose(exact[k].float(), approximate[k].float(), atol=1e-3) for k in exact)
     rows = [json.loads(line) for line in (carried / "log.jsonl").read_text().splitlines()]
