@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.common import machine, table
+from benchmarks.common import machine, table, write_result
 from benchmarks.hint_variants import Photo, click_shares, gain
 from colorizer import Colorizer
 from colorizer.inference.alike import PIXEL_INPUTS, LearnedAlike
@@ -129,9 +129,7 @@ def main() -> None:
         ]
     )
     print(text)
-    results = Path(__file__).resolve().parent / "results"
-    results.mkdir(exist_ok=True)
-    (results / "alike-fits.md").write_text(text)
+    write_result("alike-fits.md", text)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 PHOTOS = Path(os.environ.get("COLORIZER_PHOTOS", Path(__file__).resolve().parents[2] / "shared" / "photos"))
+RESULTS = Path(__file__).resolve().parent / "results"  # what a benchmark run alone writes (BENCHMARKS.md quotes it)
 
 
 def machine() -> str:
@@ -49,6 +50,12 @@ def median_time(function: Callable[[], object], repeats: int = 3, warmup: int = 
         function()
         times.append(time.perf_counter() - started)
     return statistics.median(times)
+
+
+def write_result(name: str, text: str) -> None:
+    """benchmarks/results/NAME, ending in a newline."""
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / name).write_text(text if text.endswith("\n") else text + "\n")
 
 
 def table(header: list[str], rows: list[list]) -> str:

@@ -24,7 +24,7 @@ from skimage.color import rgb2lab
 import colorizer.inference.alike as alike
 import colorizer.inference.photos as photos_module
 import colorizer.inference.spread as spread
-from benchmarks.common import machine, table
+from benchmarks.common import machine, table, write_result
 from benchmarks.hints import SIZE, sample_hints
 from colorizer import Colorizer
 from colorizer.inference import DEFAULT_REACH
@@ -195,9 +195,7 @@ def main() -> None:
         ]
     )
     print(text)
-    results = Path(__file__).resolve().parent / "results"
-    results.mkdir(exist_ok=True)
-    (results / "hint-variants.md").write_text(text)
+    write_result("hint-variants.md", text)
 
 
 if __name__ == "__main__":

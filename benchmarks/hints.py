@@ -36,7 +36,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from skimage.color import deltaE_ciede2000, rgb2lab
 
-from benchmarks.common import table
+from benchmarks.common import table, write_result
 from colorizer import Colorizer
 from colorizer.inference import DEFAULT_REACH
 from colorizer.inference.color import gray_preview, normalize_ab
@@ -349,9 +349,7 @@ def write_timing(colorizer: Colorizer) -> None:
         ["# Time hints add (benchmarks/hints.py --timing-only)", "", machine(), "", timing_table(colorizer)]
     )
     print(text)
-    results = Path(__file__).resolve().parent / "results"
-    results.mkdir(exist_ok=True)
-    (results / "hints-timing.md").write_text(text + "\n")
+    write_result("hints-timing.md", text)
 
 
 def sweep_table(result: dict) -> str:
@@ -416,9 +414,7 @@ def main() -> None:
     if not args.no_timing:
         lines += ["", timing_table(colorizer)]
         print(lines[-1])
-    results = Path(__file__).resolve().parent / "results"
-    results.mkdir(exist_ok=True)
-    (results / f"hints-{args.split}.md").write_text("\n".join(lines) + "\n")
+    write_result(f"hints-{args.split}.md", "\n".join(lines))
 
 
 if __name__ == "__main__":
