@@ -8,6 +8,7 @@ bandwidths show the ceiling of the family when locality is given up. Runs on the
 chosen; the network runs once per photo.
 
     python -m benchmarks.hint_variants runs/pool/data [--split val] [--every 4] [--target 0.14]
+    python -m benchmarks.hint_variants runs/pool/data --only defaults --only spatial --results hint-variants-spatial.md
 
 Writes benchmarks/results/hint-variants.md.
 """
@@ -37,6 +38,7 @@ SETTINGS = {  # variant key -> (module, constant)
     "encoder_scale": (alike, "ENCODER_SCALE"),
     "firmness": (spread, "ALIKE_FIRMNESS"),
     "local_reach": (spread, "LOCAL_REACH"),
+    "spatial": (alike, "SPATIAL_BANDWIDTH"),
 }
 VARIANTS = [  # label, settings, how each hint's alike area is bounded (None: not), the learned branch first
     ("today's defaults", {}, None, False),
@@ -48,6 +50,14 @@ VARIANTS = [  # label, settings, how each hint's alike area is bounded (None: no
     ("local reach 0.18", {"local_reach": 0.18}, None, False),
     ("firmness 1000 (now 300)", {"firmness": 1000.0}, None, False),
     ("each hint's alike area at most 10 % of the photo", {}, 0.10, False),
+    (
+        "spatial bandwidth 0.5 longer sides at every reach (now 1.0 at the default)",
+        {"spatial": (0.5, 0.5)},
+        None,
+        False,
+    ),
+    ("spatial bandwidth 0.3", {"spatial": (0.3, 0.3)}, None, False),
+    ("spatial bandwidth 0.2", {"spatial": (0.2, 0.2)}, None, False),
     ("the learned hint branch first, then the spread", {}, None, True),
 ]
 CEILING = (0.8, 2.0)  # fixed feature bandwidths, no re-fit: how much a wider alike buys at any locality
@@ -158,17 +168,20 @@ def main() -> None:
     parser.add_argument("--split", default="val")
     parser.add_argument("--every", type=int, default=4)
     parser.add_argument("--target", type=float, default=0.14, help="median one-click share the bandwidth is fit to")
+    parser.add_argument("--only", action="append", help="the variants whose label holds this text (repeatable)")
+    parser.add_argument("--results", default="hint-variants.md", help="file name in benchmarks/results/")
     args = parser.parse_args()
     started = time.perf_counter()
     colorizer = Colorizer.load()
     images, _ = evaluation_images(args.data, SIZE, splits=(args.split,))
     photos = [Photo(colorizer, truth) for _, _, truth in images[:: args.every]]
     rows = []
-    for label, settings, cap, branch in VARIANTS:
+    chosen = [v for v in VARIANTS if not args.only or any(text in v[0] for text in args.only)]
+    for label, settings, cap, branch in chosen:
         rows.append(measure(colorizer, photos, label, settings, cap, branch, args.target))
         print(rows[-1], flush=True)
     saved = alike.FEATURE_BANDWIDTH
-    for bandwidth in CEILING:
+    for bandwidth in CEILING if not args.only else ():
         with_bandwidth(bandwidth)
         shares = click_shares(colorizer, photos, False)
         rows.append(
@@ -195,7 +208,7 @@ def main() -> None:
         ]
     )
     print(text)
-    write_result("hint-variants.md", text)
+    write_result(args.results, text)
 
 
 if __name__ == "__main__":
