@@ -28,8 +28,7 @@ import torch
 from benchmarks.common import machine, table, write_result
 from benchmarks.hint_variants import Photo, click_shares, gain
 from colorizer import Colorizer
-from colorizer.inference.alike import PIXEL_INPUTS, LearnedAlike
-from colorizer.training.alike_fit import calibrate, cells, fit_map
+from colorizer.training.alike_fit import calibrate, cells, fit_map, folded, learned_from_map, new_map
 from colorizer.training.evaluate import evaluation_images
 
 PRIOR = 0.3  # the network's colour weighs as much as a hint whose kernel is 0.3
@@ -46,9 +45,7 @@ def fit_by_spreading(inputs, truths, mass: float | None = None, dimensions: int 
     true_ab = [torch.from_numpy(t) for t in truths]
     network_ab = [torch.from_numpy(x[:, -2:]) for x in inputs]  # the last two inputs: the network's a and b
     generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    layer = torch.nn.Linear(everything.shape[1], dimensions)
-    optimizer = torch.optim.Adam(layer.parameters(), lr=3e-3, weight_decay=1e-5)
+    layer, optimizer = new_map(everything.shape[1], dimensions, seed)
     usable = [i for i, x in enumerate(inputs) if len(x) > max(HINT_COUNTS) + 10]
     for _ in range(steps):
         loss = torch.zeros(())
@@ -68,14 +65,7 @@ def fit_by_spreading(inputs, truths, mass: float | None = None, dimensions: int 
         optimizer.zero_grad()
         (loss / 16).backward()
         optimizer.step()
-    weights = layer.weight.detach().numpy() / spread
-    bias = layer.bias.detach().numpy() - weights @ mean
-    return weights.astype(np.float32), bias.astype(np.float32)
-
-
-def as_learned(weights: np.ndarray, bias: np.ndarray) -> LearnedAlike:
-    columns = weights.shape[1] - len(PIXEL_INPUTS)
-    return LearnedAlike(weights[:, :columns], weights[:, columns:], bias)
+    return folded(layer, mean, spread)
 
 
 def main() -> None:
@@ -92,11 +82,15 @@ def main() -> None:
     inputs, truths = [x for x, _ in described if len(x) >= 2], [t for x, t in described if len(x) >= 2]
     val_truths = [truth for _, _, truth in val[:: args.every_val]]
     photos = [Photo(colorizer, truth) for truth in val_truths]
+
+    def by_spreading(mass: float | None = None):
+        return learned_from_map(*fit_by_spreading(inputs, truths, mass))
+
     fits = [
         ("the bundled description (fit-alike, pairwise)", lambda: colorizer.session.learned_alike),
-        ("pairwise, refitted on these photos", lambda: as_learned(*fit_map(inputs, truths))),
-        ("by the spreading", lambda: as_learned(*fit_by_spreading(inputs, truths))),
-        ("by the spreading, kernel mass held at 15 %", lambda: as_learned(*fit_by_spreading(inputs, truths, 0.15))),
+        ("pairwise, refitted on these photos", lambda: learned_from_map(*fit_map(inputs, truths))),
+        ("by the spreading", by_spreading),
+        ("by the spreading, kernel mass held at 15 %", lambda: by_spreading(0.15)),
     ]
     rows = []
     for label, fit in fits:

@@ -181,7 +181,7 @@ def main() -> None:
         rows.append(measure(colorizer, photos, label, settings, cap, branch, args.target))
         print(rows[-1], flush=True)
     saved = alike.FEATURE_BANDWIDTH
-    for bandwidth in CEILING if not args.only else ():
+    for bandwidth in () if args.only else CEILING:  # the ceiling rows with the full table only
         with_bandwidth(bandwidth)
         shares = click_shares(colorizer, photos, False)
         rows.append(

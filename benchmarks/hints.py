@@ -36,7 +36,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from skimage.color import deltaE_ciede2000, rgb2lab
 
-from benchmarks.common import table, write_result
+from benchmarks.common import machine, table, write_result
 from colorizer import Colorizer
 from colorizer.inference import DEFAULT_REACH
 from colorizer.inference.color import gray_preview, normalize_ab
@@ -343,8 +343,6 @@ def timing_table(colorizer: Colorizer) -> str:
 
 def write_timing(colorizer: Colorizer) -> None:
     """The timing alone, to benchmarks/results/hints-timing.md (run it with nothing else on the CPU)."""
-    from benchmarks.common import machine
-
     text = "\n".join(
         ["# Time hints add (benchmarks/hints.py --timing-only)", "", machine(), "", timing_table(colorizer)]
     )
@@ -372,8 +370,6 @@ def main() -> None:
     parser.add_argument("--no-timing", action="store_true")
     parser.add_argument("--timing-only", action="store_true", help="only the time hints add (no photos needed)")
     args = parser.parse_args()
-    from benchmarks.common import machine
-
     colorizer = Colorizer.load(args.model)
     if args.timing_only:
         write_timing(colorizer)

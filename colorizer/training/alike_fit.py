@@ -80,9 +80,7 @@ def fit_map(
     truth = torch.from_numpy(np.concatenate(truths))
     starts = torch.tensor(np.cumsum([0] + [len(x) for x in inputs]))
     generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    layer = torch.nn.Linear(everything.shape[1], dimensions)
-    optimizer = torch.optim.Adam(layer.parameters(), lr=3e-3, weight_decay=1e-5)
+    layer, optimizer = new_map(everything.shape[1], dimensions, seed)
     for _ in range(steps):
         # pairs of cells of one photo each: PAIRS_PER_PHOTO pairs in each of PHOTOS_PER_STEP photos
         photo = torch.randint(len(inputs), (PHOTOS_PER_STEP,), generator=generator).repeat_interleave(PAIRS_PER_PHOTO)
@@ -95,9 +93,27 @@ def fit_map(
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    weights = layer.weight.detach().numpy() / spread  # folded: e = W' x + b'
+    return folded(layer, mean, spread)
+
+
+def new_map(inputs: int, dimensions: int, seed: int) -> tuple[torch.nn.Linear, torch.optim.Optimizer]:
+    """The linear map to fit, seeded, and its optimiser (the same for every way of fitting it)."""
+    torch.manual_seed(seed)
+    layer = torch.nn.Linear(inputs, dimensions)
+    return layer, torch.optim.Adam(layer.parameters(), lr=3e-3, weight_decay=1e-5)
+
+
+def folded(layer: torch.nn.Linear, mean: np.ndarray, spread: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A map fitted on standardised inputs ((x - mean) / spread) as weights and bias on raw ones: e = W' x + b'."""
+    weights = layer.weight.detach().numpy() / spread
     bias = layer.bias.detach().numpy() - weights @ mean
     return weights.astype(np.float32), bias.astype(np.float32)
+
+
+def learned_from_map(weights: np.ndarray, bias: np.ndarray, about: str = "") -> LearnedAlike:
+    """Weights on (encoder features, then PIXEL_INPUTS) and bias -> an unscaled LearnedAlike."""
+    columns = weights.shape[1] - len(PIXEL_INPUTS)
+    return LearnedAlike(weights[:, :columns], weights[:, columns:], bias, 1.0, about)
 
 
 def contrasting_click(ab: np.ndarray, kind: str = "point") -> tuple[np.ndarray, np.ndarray]:
@@ -165,9 +181,7 @@ def fit_alike(
             progress(f"described {number}/{len(train_photos)} training photos")
     if not inputs:
         raise ValueError("no training photo to learn from")
-    weights, bias = fit_map(inputs, truths, dimensions, steps, seed)
-    columns = weights.shape[1] - len(PIXEL_INPUTS)
-    learned = LearnedAlike(weights[:, :columns], weights[:, columns:], bias, 1.0, about)
+    learned = learned_from_map(*fit_map(inputs, truths, dimensions, steps, seed), about)
     if progress:
         progress(f"fitted on {sum(len(x) for x in inputs)} cells of {len(inputs)} photos; scaling on validation")
     return calibrate(colorizer, val_photos, learned)
