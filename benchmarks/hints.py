@@ -10,7 +10,8 @@ along edges and to what looks alike at the default reach (what colourising does)
 
 Locality protocol: one click (a 5x5 point) or one stroke (a fifth of the width, 5 px wide) at the photo's centre in a
 colour contrasting with the model's there (its hue turned half way round, chroma at least 50); the share of the
-photo whose a*b* moves by more than 5 units, quartiles over the photos, at reach 0, the default and 1.
+photo whose a*b* moves by more than 5 units, quartiles over the photos, given to the learned hint branch alone
+(the network's hint input) and spread at reach 0, the default and 1.
 
     python -m benchmarks.hints --data runs/pool/data --every 2 --out docs/   # held-out split of a prepared folder
     python -m benchmarks.hints --data runs/pool/data --split val --every 4 --no-timing   # where defaults are chosen
@@ -91,6 +92,10 @@ def scores(truth: np.ndarray, truth_lab: np.ndarray, result: np.ndarray) -> tupl
 MODES = ("branch", "local", "spread")
 
 
+def locality_name(reach: float | str) -> str:
+    return "learned branch alone" if reach == "branch" else f"reach {reach:g}"
+
+
 def sweep(photos, colorizer: Colorizer, modes=MODES, seed: int = 0) -> dict:
     """{"gray": (psnr, de), mode: {count: (psnr, de)}} over `photos`, means."""
     results = {mode: {n: [] for n in COUNTS} for mode in modes}
@@ -115,16 +120,20 @@ def sweep(photos, colorizer: Colorizer, modes=MODES, seed: int = 0) -> dict:
     }
 
 
-def locality(photos, colorizer: Colorizer, kind: str = "point", reach: float = DEFAULT_REACH) -> list[float]:
+def locality(photos, colorizer: Colorizer, kind: str = "point", reach: float | str = DEFAULT_REACH) -> list[float]:
     """Share of each photo (at the working size) whose a*b* one contrasting click or stroke at its centre moves by
-    more than 5 units."""
+    more than 5 units, spread at `reach` or, with reach "branch", given to the learned hint branch alone."""
     shares = []
     for _, truth in photos:
         network_input = colorizer.network_input(truth, SIZE)
         ab, features = colorizer.predict_with_features(network_input)
         ab, features = ab[0], None if features is None else features[0]
         maps, labels = contrasting_click(ab, kind)
-        after = colorizer.follow_hint_maps(network_input[0], ab, maps, labels, reach, features)
+        if reach == "branch":
+            network_input[0, 1:] = maps
+            after = colorizer.predict_ab(network_input)[0]
+        else:
+            after = colorizer.follow_hint_maps(network_input[0], ab, maps, labels, reach, features)
         shares.append(float((np.hypot(*(after - ab)) > 5).mean()))
     return shares
 
@@ -382,7 +391,7 @@ def main() -> None:
     started = time.perf_counter()
     result = sweep(photos, colorizer, modes)
     quartiles = lambda shares: "/".join(f"{q:.0%}" for q in np.percentile(shares, [25, 50, 75]))  # noqa: E731
-    reaches = (0.0, DEFAULT_REACH, 1.0)
+    reaches = (*(("branch",) if colorizer.takes_hints else ()), 0.0, DEFAULT_REACH, 1.0)
     local_rows = [
         [f"one {kind}", *[quartiles(locality(photos, colorizer, kind, reach)) for reach in reaches]]
         for kind in ("point", "stroke")
@@ -400,7 +409,7 @@ def main() -> None:
         "Share of the photo whose colour one contrasting click (or stroke) at its centre changes by more than 5 ab "
         "units, quartiles 25/50/75 %:",
         "",
-        table(["hint", *[f"reach {reach:g}" for reach in reaches]], local_rows),
+        table(["hint", *[locality_name(reach) for reach in reaches]], local_rows),
     ]
     print("\n".join(lines), flush=True)
     if args.out:
