@@ -88,28 +88,38 @@ def cpu_training_section(data: Path, sizes: tuple[int, ...] = (128, 224, 384)) -
     """What makes training fast on this CPU: the bundled model's network (EfficientNet-Lite0 + U-Net decoder, hint
     inputs, Huber loss) at the pool recipe's crop sizes, fp32 against bf16 autocast, and the other levers."""
     cpu = torch.device("cpu")
-    plans = [  # size, precision, channels_last, frozen encoder (384 px: batch 4, so that a bf16 step without bf16
-        # instructions, about two minutes at batch 16, does not dominate the run)
-        (128, "fp32", True, False),
-        (128, "bf16", True, False),
-        (224, "fp32", True, False),
-        (224, "bf16", True, False),
-        (224, "bf16", False, False),
-        (224, "bf16", True, True),
-        (384, "fp32", True, False),
-        (384, "bf16", True, False),
+    plans = [  # size, precision, channels_last, frozen encoder, torch.compile (384 px: batch 4, so that a bf16 step
+        # without bf16 instructions, about two minutes at batch 16, does not dominate the run)
+        (128, "fp32", True, False, False),
+        (128, "bf16", True, False, False),
+        (224, "fp32", True, False, False),
+        (224, "bf16", True, False, False),
+        (224, "bf16", False, False, False),
+        (224, "bf16", True, True, False),
+        (384, "fp32", True, False, False),
+        (384, "bf16", True, False, False),
+        (384, "bf16", True, False, True),
     ]
     rows, rates = [], {}
-    for size, precision, channels_last, frozen in [plan for plan in plans if plan[0] in sizes]:
+    for size, precision, channels_last, frozen, compiled in [plan for plan in plans if plan[0] in sizes]:
         steps, batch = {128: (6, 16), 224: (3, 16)}.get(size, (2, 4))
         rate = images_per_second(
-            data, size, batch, cpu, precision, channels_last, steps, 3, 0, "efficientnet-lite0", True, frozen
+            data, size, batch, cpu, precision, channels_last, steps, 3, 0, "efficientnet-lite0", True, frozen, compiled
         )["memory"]
-        rates[(size, precision, channels_last, frozen)] = rate
-        base = rates.get((size, "fp32", True, False), rate)
+        rates[(size, precision, channels_last, frozen, compiled)] = rate
+        base = rates.get((size, "fp32", True, False, False), rate)
         layout = "channels_last" if channels_last else "contiguous"
         rows.append(
-            [size, batch, precision, layout, "frozen" if frozen else "trained", f"{rate:.2f}", f"{rate / base:.2f}x"]
+            [
+                size,
+                batch,
+                precision,
+                layout,
+                "frozen" if frozen else "trained",
+                "torch.compile" if compiled else "eager",
+                f"{rate:.2f}",
+                f"{rate / base:.2f}x",
+            ]
         )
         print(rows[-1], file=sys.stderr, flush=True)
     return "\n".join(
@@ -122,7 +132,7 @@ def cpu_training_section(data: Path, sizes: tuple[int, ...] = (128, 224, 384)) -
             "on a CPU with bf16 instructions (AVX512-BF16 or AMX; `--precision auto` checks): without them PyTorch "
             f"falls back to slow kernels. This CPU: {machine().split('; CPU vector instructions ')[-1]}.",
             "",
-            table(["crop", "batch", "precision", "layout", "encoder", "img/s", "vs fp32"], rows),
+            table(["crop", "batch", "precision", "layout", "encoder", "steps", "img/s", "vs fp32"], rows),
             "",
         ]
     )

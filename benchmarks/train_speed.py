@@ -45,9 +45,11 @@ def images_per_second(
     encoder="resnet18",
     hints=False,
     frozen_encoder=False,
+    compiled=False,
 ) -> dict:
     """{"memory": img/s, "real": img/s}, medians over `repeats` rounds; each round times both, one after the other,
-    so that drift in the machine's speed hits both alike."""
+    so that drift in the machine's speed hits both alike. compiled: steps through torch.compile (its compilation
+    happens in the warm-up, untimed)."""
     cfg = TrainConfig(
         data=str(data),
         out="",
@@ -66,6 +68,7 @@ def images_per_second(
     model.train()
     set_encoder_frozen(model, frozen_encoder)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], 1e-4)
+    net = torch.compile(model) if compiled else model
     dataset = ColorizationDataset(data, "train", size, output="rgb", progress=False)
     loader = DataLoader(
         dataset,
@@ -80,7 +83,7 @@ def images_per_second(
 
     def step(rgb):
         generator = torch.Generator().manual_seed(0) if hints else None
-        loss = compute_loss(model, rgb, ctx, channels_last, RegressionHead(), generator)
+        loss = compute_loss(net, rgb, ctx, channels_last, RegressionHead(), generator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
