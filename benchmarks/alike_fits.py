@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.common import machine, table, write_result
+from benchmarks.common import machine, quartiles, table, write_result
 from benchmarks.hint_variants import Photo, click_shares, gain
 from colorizer import Colorizer
 from colorizer.training.alike_fit import calibrate, cells, fit_map, folded, learned_from_map, new_map
@@ -99,12 +99,11 @@ def main() -> None:
             continue
         colorizer.session.learned_alike = calibrate(colorizer, val_truths, learned)
         shares = click_shares(colorizer, photos, False)
-        quartiles = "/".join(f"{q:.0%}" for q in np.percentile(shares, [25, 50, 75]))
         rows.append(
             [
                 label,
                 f"{colorizer.session.learned_alike.scale:.3f}",
-                quartiles,
+                quartiles(shares),
                 f"{gain(colorizer, photos, 10, False):+.2f} dB",
             ]
         )

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import table
+from benchmarks.common import quartiles, table
 from colorizer.atomic import atomic_write_text
 from colorizer.inference.color import boost_chroma
 from colorizer.inference.photos import Colorizer
@@ -55,8 +55,7 @@ def score(colorizer: Colorizer, photos, boost: float, uniform: float = 1.0) -> d
 def per_photo(result: dict) -> str:
     """Quartiles of colourfulness ÷ the truth's per photo, and the median over the most muted third of the truths."""
     muted = result["truth"] <= np.percentile(result["truth"], 100 / 3)
-    quartiles = "/".join(f"{q:.2f}" for q in np.percentile(result["per_photo"], [25, 50, 75]))
-    return f"{quartiles} ; {np.median(result['per_photo'][muted]):.2f}"
+    return f"{quartiles(result['per_photo'], '{:.2f}')} ; {np.median(result['per_photo'][muted]):.2f}"
 
 
 def _means(result: dict) -> str:

@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmarks: machine description, medians of repeated timings, the photo folder."""
+"""Helpers shared by the benchmarks: machine description, medians of repeated timings, quartiles, tables, the photo
+folder."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 PHOTOS = Path(os.environ.get("COLORIZER_PHOTOS", Path(__file__).resolve().parents[2] / "shared" / "photos"))
 RESULTS = Path(__file__).resolve().parent / "results"  # what a benchmark run alone writes (BENCHMARKS.md quotes it)
@@ -56,6 +59,11 @@ def write_result(name: str, text: str) -> None:
     """benchmarks/results/NAME, ending in a newline."""
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / name).write_text(text if text.endswith("\n") else text + "\n")
+
+
+def quartiles(values, form: str = "{:.0%}") -> str:
+    """The 25th, 50th and 75th percentiles of `values` as "q1/median/q3" (shares as percentages by default)."""
+    return "/".join(form.format(q) for q in np.percentile(values, [25, 50, 75]))
 
 
 def table(header: list[str], rows: list[list]) -> str:

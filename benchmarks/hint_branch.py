@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from skimage.color import rgb2lab
 
-from benchmarks.common import machine, table, write_result
+from benchmarks.common import machine, quartiles, table, write_result
 from benchmarks.hints import SIZE, sample_hints
 from colorizer import Colorizer
 from colorizer.inference import DEFAULT_REACH
@@ -96,8 +96,7 @@ def main() -> None:
         if not colorizer.takes_hints:
             raise SystemExit(f"{model} has no hint input")
         for way, result in measure(photos, colorizer).items():
-            quartiles = "/".join(f"{q:.0%}" for q in np.percentile(result["click"], [25, 50, 75]))
-            rows.append([model, way, *[f"{result['gain'][c]:+.2f} dB" for c in COUNTS], quartiles])
+            rows.append([model, way, *[f"{result['gain'][c]:+.2f} dB" for c in COUNTS], quartiles(result["click"])])
             print(rows[-1], flush=True)
     text = "\n".join(
         [

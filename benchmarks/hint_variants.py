@@ -25,7 +25,7 @@ from skimage.color import rgb2lab
 import colorizer.inference.alike as alike
 import colorizer.inference.photos as photos_module
 import colorizer.inference.spread as spread
-from benchmarks.common import machine, table, write_result
+from benchmarks.common import machine, quartiles, table, write_result
 from benchmarks.hints import SIZE, sample_hints
 from colorizer import Colorizer
 from colorizer.inference import DEFAULT_REACH
@@ -154,7 +154,7 @@ def measure(colorizer, photos, label, settings, cap, branch, target) -> list[str
         bandwidth = fit_bandwidth(colorizer, photos, target, branch)
         with_bandwidth(bandwidth)
         shares = click_shares(colorizer, photos, branch)
-        row = [label, f"{bandwidth:.2f}", "/".join(f"{q:.0%}" for q in np.percentile(shares, [25, 50, 75]))]
+        row = [label, f"{bandwidth:.2f}", quartiles(shares)]
         return row + [f"{gain(colorizer, photos, 10, branch):+.2f} dB"]
     finally:
         for key, (module, name) in SETTINGS.items():
@@ -188,7 +188,7 @@ def main() -> None:
             [
                 "today's form, wider (no re-fit)",
                 f"{bandwidth:.2f}",
-                "/".join(f"{q:.0%}" for q in np.percentile(shares, [25, 50, 75])),
+                quartiles(shares),
                 f"{gain(colorizer, photos, 10, False):+.2f} dB",
             ]
         )

@@ -37,7 +37,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from skimage.color import deltaE_ciede2000, rgb2lab
 
-from benchmarks.common import machine, table, write_result
+from benchmarks.common import machine, quartiles, table, write_result
 from colorizer import Colorizer
 from colorizer.inference import DEFAULT_REACH
 from colorizer.inference.color import gray_preview, normalize_ab
@@ -390,7 +390,6 @@ def main() -> None:
     modes = MODES if colorizer.takes_hints else ("spread",)
     started = time.perf_counter()
     result = sweep(photos, colorizer, modes)
-    quartiles = lambda shares: "/".join(f"{q:.0%}" for q in np.percentile(shares, [25, 50, 75]))  # noqa: E731
     reaches = (*(("branch",) if colorizer.takes_hints else ()), 0.0, DEFAULT_REACH, 1.0)
     local_rows = [
         [f"one {kind}", *[quartiles(locality(photos, colorizer, kind, reach)) for reach in reaches]]
