@@ -9,6 +9,11 @@ chosen; the network runs once per photo.
 
     python -m benchmarks.hint_variants runs/pool/data [--split val] [--every 4] [--target 0.14]
     python -m benchmarks.hint_variants runs/pool/data --only defaults --only spatial --results hint-variants-spatial.md
+    python -m benchmarks.hint_variants runs/pool/data --only defaults --only firmness --confirm heldout \
+        --results hint-variants-firmness.md
+
+--confirm SPLIT scores each variant once more on another split (the held-out sources) at the bandwidth fitted on
+the validation split, as the defaults are judged: nothing is chosen there.
 
 Writes benchmarks/results/hint-variants.md.
 """
@@ -49,6 +54,8 @@ VARIANTS = [  # label, settings, how each hint's alike area is bounded (None: no
     ("local reach 0.07 (now 0.12)", {"local_reach": 0.07}, None, False),
     ("local reach 0.18", {"local_reach": 0.18}, None, False),
     ("firmness 1000 (now 300)", {"firmness": 1000.0}, None, False),
+    ("firmness 3000", {"firmness": 3000.0}, None, False),
+    ("firmness 30", {"firmness": 30.0}, None, False),
     ("each hint's alike area at most 10 % of the photo", {}, 0.10, False),
     (
         "spatial bandwidth 0.5 longer sides at every reach (now 1.0 at the default)",
@@ -143,7 +150,9 @@ def fit_bandwidth(colorizer, photos, target: float, branch: bool, steps: int = 6
     return float(np.exp(low))
 
 
-def measure(colorizer, photos, label, settings, cap, branch, target) -> list[str]:
+def measure(colorizer, photos, label, settings, cap, branch, target, confirm=None) -> list[str]:
+    """A variant's row: its fitted bandwidth, one click's quartiles and the 10-hint gain on `photos`, then the same
+    two at that bandwidth on `confirm` photos (another split) if given."""
     saved = {key: getattr(module, name) for key, (module, name) in SETTINGS.items()}
     saved_bandwidth, saved_guide = alike.FEATURE_BANDWIDTH, photos_module.alike_guide
     try:
@@ -154,8 +163,11 @@ def measure(colorizer, photos, label, settings, cap, branch, target) -> list[str
         bandwidth = fit_bandwidth(colorizer, photos, target, branch)
         with_bandwidth(bandwidth)
         shares = click_shares(colorizer, photos, branch)
-        row = [label, f"{bandwidth:.2f}", quartiles(shares)]
-        return row + [f"{gain(colorizer, photos, 10, branch):+.2f} dB"]
+        row = [label, f"{bandwidth:.2f}", quartiles(shares), f"{gain(colorizer, photos, 10, branch):+.2f} dB"]
+        if confirm:
+            confirmed = gain(colorizer, confirm, 10, branch)
+            row += [quartiles(click_shares(colorizer, confirm, branch)), f"{confirmed:+.2f} dB"]
+        return row
     finally:
         for key, (module, name) in SETTINGS.items():
             setattr(module, name, saved[key])
@@ -170,15 +182,20 @@ def main() -> None:
     parser.add_argument("--target", type=float, default=0.14, help="median one-click share the bandwidth is fit to")
     parser.add_argument("--only", action="append", help="the variants whose label holds this text (repeatable)")
     parser.add_argument("--results", default="hint-variants.md", help="file name in benchmarks/results/")
+    parser.add_argument("--confirm", metavar="SPLIT", help="also score each variant on this split, not re-fitted")
     args = parser.parse_args()
     started = time.perf_counter()
     colorizer = Colorizer.load()
     images, _ = evaluation_images(args.data, SIZE, splits=(args.split,))
     photos = [Photo(colorizer, truth) for _, _, truth in images[:: args.every]]
+    confirm = None
+    if args.confirm:
+        others, _ = evaluation_images(args.data, SIZE, splits=(args.confirm,))
+        confirm = [Photo(colorizer, truth) for _, _, truth in others]
     rows = []
     chosen = [v for v in VARIANTS if not args.only or any(text in v[0] for text in args.only)]
     for label, settings, cap, branch in chosen:
-        rows.append(measure(colorizer, photos, label, settings, cap, branch, args.target))
+        rows.append(measure(colorizer, photos, label, settings, cap, branch, args.target, confirm))
         print(rows[-1], flush=True)
     saved = alike.FEATURE_BANDWIDTH
     for bandwidth in () if args.only else CEILING:  # the ceiling rows with the full table only
@@ -191,9 +208,11 @@ def main() -> None:
                 quartiles(shares),
                 f"{gain(colorizer, photos, 10, False):+.2f} dB",
             ]
+            + (["", ""] if confirm else [])
         )
         print(rows[-1], flush=True)
     alike.FEATURE_BANDWIDTH = saved
+    extra = [f"{args.confirm}: one click", f"{args.confirm}: 10 truth hints"] if confirm else []
     text = "\n".join(
         [
             "# How a hint spreads: variants at equal locality (benchmarks/hint_variants.py)",
@@ -201,9 +220,10 @@ def main() -> None:
             machine(),
             "",
             f"{len(photos)} photos of {args.data} ({args.split}), {SIZE} px; feature bandwidth re-fit per variant to "
-            f"a median one-click share of {args.target:.0%}; {time.perf_counter() - started:.0f} s.",
+            f"a median one-click share of {args.target:.0%}; {time.perf_counter() - started:.0f} s."
+            + (f" Then scored on the {len(confirm)} photos of {args.confirm} at that bandwidth." if confirm else ""),
             "",
-            table(["variant", "feature bandwidth", "one click: quartiles", "10 truth hints"], rows),
+            table(["variant", "feature bandwidth", "one click: quartiles", "10 truth hints"] + extra, rows),
             "",
         ]
     )
