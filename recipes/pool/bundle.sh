@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # After finish.sh, when its verdict says to bundle: put the new model in place and re-measure what depends on it.
 #
-#   recipes/pool/bundle.sh [WORK]     # default runs/pool; about 40 min on 2 cores
+#   COLORIZER=.venv/bin/colorizer recipes/pool/bundle.sh [WORK]     # default runs/pool; about 40 min on 2 cores
 #
 # 1. keep the bundled model as WORK/previous-bundled.onnx (+ its .alike.json), then copy WORK/colorizer.onnx and its
 #    learned "alike" into colorizer/weights/ and WORK/eval/metrics.json to recipes/pool/logs/eval-stage4.json
@@ -14,7 +14,8 @@
 # (working size, boost), and the README's hint tables from the new results.
 set -euo pipefail
 WORK=${1:-runs/pool}
-PYTHON=${PYTHON:-.venv/bin/python}
+COLORIZER=${COLORIZER:-colorizer}
+PYTHON=${PYTHON:-$(dirname "$(command -v "$COLORIZER")")/python}  # as finish.sh: the one colorizer is installed in
 DATA=$WORK/data
 WEIGHTS=colorizer/weights
 
