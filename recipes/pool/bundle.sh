@@ -3,8 +3,10 @@
 #
 #   COLORIZER=.venv/bin/colorizer recipes/pool/bundle.sh [WORK]     # default runs/pool; about 40 min on 2 cores
 #
-# 1. keep the bundled model as WORK/previous-bundled.onnx (+ its .alike.json), then copy WORK/colorizer.onnx and its
-#    learned "alike" into colorizer/weights/ and WORK/eval/metrics.json to recipes/pool/logs/eval-stage4.json
+# 1. keep the bundled model as WORK/previous-bundled.onnx (+ its .alike.json, and its training checkpoint as
+#    WORK/previous-bundled-model.pt), then copy WORK/colorizer.onnx and its learned "alike" into colorizer/weights/,
+#    the checkpoint it was exported from (weights, metrics and settings: `colorizer export best.pt X.pt`) to
+#    recipes/bundled-model.pt, and WORK/eval/metrics.json to recipes/pool/logs/eval-stage4.json
 # 2. the README's figure of held-out photos, previous | new (docs/validation-examples.jpg)
 # 3. the hints benchmarks: validation and held out (benchmarks/results/hints-val.md, hints-heldout.md) and the
 #    learned branch beside the spreading, previous against new (hint-branch.md)
@@ -33,7 +35,14 @@ if [ ! -f "$WORK/previous-bundled.onnx" ]; then
   cp "$WEIGHTS/colorizer.onnx" "$WORK/previous-bundled.onnx"
   # a sidecar names its model's SHA-256, which does not change with the file's name
   cp "$WEIGHTS/colorizer.alike.json" "$WORK/previous-bundled.alike.json"
+  cp recipes/bundled-model.pt "$WORK/previous-bundled-model.pt"
 fi
+# the checkpoint the ONNX model came from, with the same metrics and settings (tests/test_onnx.py checks both agree)
+SETTINGS=$("$PYTHON" -c 'import sys; from colorizer import Colorizer; m = Colorizer.load(sys.argv[1])
+print(m.working_size, m.chroma_boost)' "$WORK/colorizer.onnx")
+[ -f "$WORK/bundled-model.pt" ] || $COLORIZER export "$WORK/384-more/best.pt" "$WORK/bundled-model.pt" \
+  --metrics "$WORK/eval/metrics.json" --working-size "${SETTINGS% *}" --chroma-boost "${SETTINGS#* }"
+cp "$WORK/bundled-model.pt" recipes/bundled-model.pt
 cp "$WORK/colorizer.onnx" "$WEIGHTS/colorizer.onnx"
 cp "$WORK/colorizer.alike.json" "$WEIGHTS/colorizer.alike.json"
 cp "$WORK/eval/metrics.json" recipes/pool/logs/eval-stage4.json

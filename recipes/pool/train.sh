@@ -62,7 +62,10 @@ if [ ! -f "$MORE/last.pt" ] && [ -f "$PROGRESS/last.pt" ]; then
   [ -f "$PROGRESS/log.jsonl" ] && cp "$PROGRESS/log.jsonl" "$MORE/log.jsonl"
   [ -f "$PROGRESS/finished.json" ] && cp "$PROGRESS/finished.json" "$MORE/finished.json"
 fi
-stage "$MORE" 40 configs/pool-384-more.toml --init-from recipes/bundled-model.pt
+# stage 3's best: recipes/bundled-model.pt until stage 4 itself was bundled (as of commit 52abdd2), or this run's own
+INIT_MORE=recipes/bundled-model.pt
+[ "${FROM_SCRATCH:-0}" = 1 ] && INIT_MORE=$WORK/384/best.pt
+stage "$MORE" 40 configs/pool-384-more.toml --init-from "$INIT_MORE"
 [ "${TRAIN_ONLY:-0}" = 1 ] && exit 0
 FINAL=$MORE/best.pt
 # Recorded in the model: the size it colourises best at (README, "Working size") and how much bolder its colour is made
