@@ -54,7 +54,7 @@ def test_evaluate_on_a_prepared_folder(prepared, tmp_path, capsys):
     assert "gray" in printed and "model" in printed and "at 96 px (longer side), the network at 64" in printed
     result = json.loads((out / "metrics.json").read_text())
     assert result["protocol"]["images"] == 3 and result["protocol"]["size"] == 96
-    assert result["protocol"]["working_size"] == 64 and result["protocol"]["chroma_boost"] == 0.5  # the model's
+    assert result["protocol"]["working_size"] == 64 and result["protocol"]["chroma_boost"] == 0.3  # the model's
     # the network really runs at the working size: at the scoring size the model's scores differ, gray's do not
     assert (
         main(["evaluate", str(prepared), "--out", str(tmp_path / "at96"), "--size", "96", "--working-size", "96"]) == 0

@@ -159,11 +159,11 @@ def test_export_records_the_chroma_boost_and_it_makes_committed_colour_bolder(tr
         Colorizer.load(tmp_path / "flagged.onnx", chroma_boost=3)
     # the bundled model's, chosen on validation photos (README, "Vivid colour"), and what its colour carries
     bundled, photo = Colorizer.load(), np.asarray(Image.open(EXAMPLES / "windmill.jpg").convert("RGB"))
-    assert bundled.chroma_boost == 0.5
+    assert bundled.chroma_boost == 0.3
     lab_bold = rgb2lab(bundled.colorize_array(photo))
     lab_raw = rgb2lab(Colorizer.load(chroma_boost=0).colorize_array(photo))
     ratio = np.hypot(lab_bold[..., 1], lab_bold[..., 2]).mean() / np.hypot(lab_raw[..., 1], lab_raw[..., 2]).mean()
-    assert 1.1 < ratio < 1.5
+    assert 1.05 < ratio < 1.3  # measured 1.14; at most 1 + B where every pixel is committed
 
 
 def test_a_checkpoint_loads_directly_and_colourises(trained):
