@@ -329,7 +329,7 @@ def _add_model_arguments(p: argparse.ArgumentParser, size: bool = True) -> None:
         type=bounded(float, 0, 2),
         default=None,
         help="how much bolder the colour is made where the network commits to one: 0 = the network's own colour, "
-        "0.5 = up to 1.5x the chroma (default: the model's; the bundled model's is 0.5)",
+        "0.5 = up to 1.5x the chroma (default: the model's; the bundled model's is 0.3)",
     )
 
 
