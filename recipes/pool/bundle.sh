@@ -3,17 +3,17 @@
 #
 #   COLORIZER=.venv/bin/colorizer recipes/pool/bundle.sh [WORK]     # default runs/pool; about 40 min on 2 cores
 #
-# 1. keep the bundled model as WORK/previous-bundled.onnx (+ its .alike.json, and its training checkpoint as
-#    WORK/previous-bundled-model.pt), then copy WORK/colorizer.onnx and its learned "alike" into colorizer/weights/,
-#    the checkpoint it was exported from (weights, metrics and settings: `colorizer export best.pt X.pt`) to
-#    recipes/bundled-model.pt, and WORK/eval/metrics.json to recipes/pool/logs/eval-stage4.json
+# 1. keep the bundled model as WORK/previous-bundled.onnx (+ its .alike.json), then copy WORK/colorizer.onnx and its
+#    learned "alike" into colorizer/weights/, the checkpoint train.sh exported beside it (WORK/colorizer.pt: weights,
+#    metrics and settings) to recipes/bundled-model.pt, and WORK/eval/metrics.json to
+#    recipes/pool/logs/eval-stage4.json
 # 2. the README's figure of held-out photos, previous | new (docs/validation-examples.jpg)
 # 3. the hints benchmarks: validation and held out (benchmarks/results/hints-val.md, hints-heldout.md) and the
 #    learned branch beside the spreading, previous against new (hint-branch.md)
 # 4. key frames and reference photos, which use the same model (printed, and in WORK/bundle-*.log)
 # What stays for a person: the model card and the per-source table in the README (the figures are in
-# recipes/pool/logs/eval-stage4.json and WORK/verdict.json), tests/test_onnx.py's expectations of the bundled model
-# (working size, boost), and the README's hint tables from the new results.
+# recipes/pool/logs/eval-stage4.json and WORK/verdict.json), the tests' expectations of the bundled model (working
+# size, boost: tests/test_onnx.py, tests/test_evaluate.py), and the README's hint tables from the new results.
 set -euo pipefail
 WORK=${1:-runs/pool}
 COLORIZER=${COLORIZER:-colorizer}
@@ -31,18 +31,16 @@ then
   exit 1
 fi
 
+if [ ! -f "$WORK/colorizer.pt" ]; then
+  echo "$WORK/colorizer.pt is missing: run recipes/pool/finish.sh again (train.sh exports it beside colorizer.onnx)" >&2
+  exit 1
+fi
 if [ ! -f "$WORK/previous-bundled.onnx" ]; then
   cp "$WEIGHTS/colorizer.onnx" "$WORK/previous-bundled.onnx"
   # a sidecar names its model's SHA-256, which does not change with the file's name
   cp "$WEIGHTS/colorizer.alike.json" "$WORK/previous-bundled.alike.json"
-  cp recipes/bundled-model.pt "$WORK/previous-bundled-model.pt"
 fi
-# the checkpoint the ONNX model came from, with the same metrics and settings (tests/test_onnx.py checks both agree)
-SETTINGS=$("$PYTHON" -c 'import sys; from colorizer import Colorizer; m = Colorizer.load(sys.argv[1])
-print(m.working_size, m.chroma_boost)' "$WORK/colorizer.onnx")
-[ -f "$WORK/bundled-model.pt" ] || $COLORIZER export "$WORK/384-more/best.pt" "$WORK/bundled-model.pt" \
-  --metrics "$WORK/eval/metrics.json" --working-size "${SETTINGS% *}" --chroma-boost "${SETTINGS#* }"
-cp "$WORK/bundled-model.pt" recipes/bundled-model.pt
+cp "$WORK/colorizer.pt" recipes/bundled-model.pt  # tests/test_onnx.py checks that it and the ONNX model agree
 cp "$WORK/colorizer.onnx" "$WEIGHTS/colorizer.onnx"
 cp "$WORK/colorizer.alike.json" "$WEIGHTS/colorizer.alike.json"
 cp "$WORK/eval/metrics.json" recipes/pool/logs/eval-stage4.json
@@ -55,4 +53,4 @@ cp "$WORK/eval/metrics.json" recipes/pool/logs/eval-stage4.json
   | tee "$WORK/bundle-hint-branch.log"
 "$PYTHON" -m benchmarks.key_frames | tee "$WORK/bundle-key-frames.log"
 "$PYTHON" -m benchmarks.reference | tee "$WORK/bundle-reference.log"
-echo "bundled; now the model card, the per-source table, tests/test_onnx.py and the README's hint tables" >&2
+echo "bundled; now the model card, the per-source table, the tests' expectations and the README's hint tables" >&2

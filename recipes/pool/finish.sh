@@ -6,7 +6,7 @@
 # 1. export best.pt (the epoch chosen on the validation split) without a boost: WORK/stage4-b0.onnx
 # 2. choose its chroma boost on the validation split (benchmarks/chroma_boost.py's rule): WORK/chroma-boost.md, .json
 # 3. evaluate best.pt once on the validation split and the held-out sources with that boost, export
-#    WORK/colorizer.onnx with it (train.sh's last steps)
+#    WORK/colorizer.onnx with it, and the checkpoint it is as WORK/colorizer.pt (train.sh's last steps)
 # 4. fit its learned "alike" for hints (WORK/colorizer.alike.json: a sidecar is tied to its model's SHA-256)
 # 5. the verdict (recipes/pool/verdict.py): bundle it only if it beats the bundled model on the validation split;
 #    the held-out targets are reported, not used to decide. WORK/verdict.json
@@ -48,16 +48,11 @@ else
   echo "chroma boost chosen on the validation split: $BOOST" >&2
 fi
 
-[ -f "$WORK/colorizer.onnx" ] || CHROMA_BOOST=$BOOST COLORIZER=$COLORIZER PYTHON=$PYTHON \
-  recipes/pool/train.sh "$SHARED" "$WORK"   # stage 4 is finished: it evaluates and exports
+# stage 4 is finished, so train.sh evaluates and exports (colorizer.onnx and the checkpoint it is, colorizer.pt)
+[ -f "$WORK/colorizer.onnx" ] && [ -f "$WORK/colorizer.pt" ] \
+  || CHROMA_BOOST=$BOOST COLORIZER=$COLORIZER PYTHON=$PYTHON recipes/pool/train.sh "$SHARED" "$WORK"
 [ -f "$WORK/colorizer.alike.json" ] || $COLORIZER fit-alike "$DATA" --model "$WORK/colorizer.onnx"
 
 "$PYTHON" recipes/pool/verdict.py "$WORK/eval/metrics.json" recipes/pool/logs/eval-384-boost.json \
   --out "$WORK/verdict.json"
-cat >&2 <<EOF
-If the verdict says to bundle it:
-  cp $WORK/colorizer.onnx colorizer/weights/colorizer.onnx
-  cp $WORK/colorizer.alike.json colorizer/weights/colorizer.alike.json
-  cp $WORK/eval/metrics.json recipes/pool/logs/eval-stage4.json
-then update the model card (README), the per-source table and the figures, and rerun the hint benchmarks.
-EOF
+echo "If the verdict says to bundle it: recipes/pool/bundle.sh $WORK (puts it in place and re-measures)" >&2

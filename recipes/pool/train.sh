@@ -71,9 +71,12 @@ FINAL=$MORE/best.pt
 # Recorded in the model: the size it colourises best at (README, "Working size") and how much bolder its colour is made
 # where it commits to one (README, "Vivid colour": chosen on the validation split, `python -m benchmarks.chroma_boost`).
 WORKING_SIZE=${WORKING_SIZE:-384}
-CHROMA_BOOST=${CHROMA_BOOST:-0.5}
+CHROMA_BOOST=${CHROMA_BOOST:-0.3}  # stage 4's, as finish.sh chose it (stage 3's was 0.5)
 
 $COLORIZER evaluate "$DATA" --model "$FINAL" --out "$WORK/eval" --working-size "$WORKING_SIZE" \
   --chroma-boost "$CHROMA_BOOST"
-[ -f "$WORK/colorizer.onnx" ] || $COLORIZER export "$FINAL" "$WORK/colorizer.onnx" \
-  --metrics "$WORK/eval/metrics.json" --working-size "$WORKING_SIZE" --chroma-boost "$CHROMA_BOOST"
+# the ONNX model, and the checkpoint it is (weights, metrics, settings) for recipes/bundled-model.pt (bundle.sh)
+for model in "$WORK/colorizer.onnx" "$WORK/colorizer.pt"; do
+  [ -f "$model" ] || $COLORIZER export "$FINAL" "$model" \
+    --metrics "$WORK/eval/metrics.json" --working-size "$WORKING_SIZE" --chroma-boost "$CHROMA_BOOST"
+done
