@@ -18,8 +18,8 @@ photo whose a*b* moves by more than 5 units, quartiles over the photos, given to
     python -m benchmarks.hints --data photos/ --model m.onnx         # or any folder of colour photos
     python -m benchmarks.hints --timing-only                         # the time alone: hints-timing.md
 
-Writes benchmarks/results/hints.md (the tables) and, with --out, docs/hints-sweep.png, docs/hints-examples.png and
-docs/hints-one-click.png.
+Writes benchmarks/results/hints.md (the tables) and, with --out, docs/hints-sweep.png, docs/hints-examples.png,
+docs/hints-one-click.png and docs/hints-widest-clicks.jpg (where one click reaches furthest).
 """
 
 from __future__ import annotations
@@ -271,6 +271,32 @@ def one_click_figure(photos, colorizer: Colorizer, path: Path) -> None:
     comparison_grid(rows, labels, height=240).save(path)
 
 
+def widest_clicks_figure(photos, colorizer: Colorizer, path: Path, count: int = 6) -> None:
+    """The photos where one contrasting click at the centre (default reach) reaches furthest: automatic | the click |
+    what it moved by more than 5 ab units (in white), its share written on it. A JPEG, to keep the repository small."""
+    from colorizer.figures import comparison_grid
+
+    drawn = []
+    for _, truth in photos:
+        network_input = colorizer.network_input(truth, SIZE)
+        ab, features = colorizer.predict_with_features(network_input)
+        ab, features = ab[0], None if features is None else features[0]
+        maps, labels = contrasting_click(ab)
+        after = colorizer.follow_hint_maps(network_input[0], ab, maps, labels, DEFAULT_REACH, features)
+        moved = np.hypot(*(after - ab)) > 5
+        drawn.append((float(moved.mean()), truth, ab, after, moved, maps))
+    rows = []
+    for share, truth, ab, after, moved, maps in sorted(drawn, key=lambda d: -d[0])[:count]:
+        height, width = truth.shape[:2]
+        click = [{"x": width // 2, "y": height // 2, "color": lab_to_hex(maps[:2, ab.shape[1] // 2, ab.shape[2] // 2])}]
+        mask = Image.fromarray(np.where(moved, 255, 40).astype(np.uint8)).resize((width, height)).convert("RGB")
+        ImageDraw.Draw(mask).text((8, 8), f"{share:.0%} of the photo", fill=(255, 80, 80))
+        clicked = draw_hints(colorizer.recombine(truth, after), click)
+        rows.append([colorizer.recombine(truth, ab), clicked, np.asarray(mask)])
+    labels = ("automatic", f"one click (reach {DEFAULT_REACH})", "moved by more than 5 ab units")
+    comparison_grid(rows, labels, height=200).save(path, quality=85)
+
+
 def lab_to_hex(normalized_ab: np.ndarray) -> str:
     from skimage.color import lab2rgb
 
@@ -415,6 +441,7 @@ def main() -> None:
         sweep_plot(result, args.out / "hints-sweep.png", f"{len(photos)} photos of sources never trained on")
         example_figure(photos[:4], colorizer, args.out / "hints-examples.png")
         one_click_figure(photos[:4], colorizer, args.out / "hints-one-click.png")
+        widest_clicks_figure(photos, colorizer, args.out / "hints-widest-clicks.jpg")
     if not args.no_timing:
         lines += ["", timing_table(colorizer)]
         print(lines[-1])

@@ -71,7 +71,12 @@ def cells(colorizer, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fit_map(
-    inputs: list[np.ndarray], truths: list[np.ndarray], dimensions: int = DIMENSIONS, steps: int = STEPS, seed: int = 0
+    inputs: list[np.ndarray],
+    truths: list[np.ndarray],
+    dimensions: int = DIMENSIONS,
+    steps: int = STEPS,
+    seed: int = 0,
+    tau: float = TAU,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-photo cell inputs and true a*b* -> the map's weights (D, F + 5) and bias (D,), on raw inputs."""
     everything = np.concatenate(inputs)
@@ -86,7 +91,7 @@ def fit_map(
         photo = torch.randint(len(inputs), (PHOTOS_PER_STEP,), generator=generator).repeat_interleave(PAIRS_PER_PHOTO)
         sizes = (starts[photo + 1] - starts[photo]).double()
         first, second = (starts[photo] + (torch.rand(2, len(photo), generator=generator) * sizes).long()).unbind()
-        same = torch.exp(-((truth[first] - truth[second]) ** 2).sum(1) / (2 * TAU**2))
+        same = torch.exp(-((truth[first] - truth[second]) ** 2).sum(1) / (2 * tau**2))
         distance = ((layer(standard[first]) - layer(standard[second])) ** 2).sum(1)
         predicted = torch.exp(-distance / 2).clamp(1e-6, 1 - 1e-6)
         loss = torch.nn.functional.binary_cross_entropy(predicted, same)
