@@ -9,6 +9,8 @@ network given the hints) and the spread colour S (A with the hints spread):
 - branch, then spread: B, with what B still misses at the hints spread from it;
 - spread, plus the branch where the spread did little: S + w (B - A), w falling from 1 to 0 as the spread's own
   correction grows from 0 to 5 ab units;
+- inside what the spread reached (its weight w above, turned round: 1 - w), two ways that leave one click's reach
+  that of the spread: the average of S and B, and S plus the branch's correction B - A;
 - the branch's correction scaled (x 1.5, x 2): does it under-shoot?
 
 Scores: the PSNR gain over A at 10 and 50 truth hints (the sweep of `benchmarks/hints.py`), and the share of the photo
@@ -48,11 +50,14 @@ def combinations(colorizer: Colorizer, network_input, automatic, features, maps,
     spread = colorizer.follow_hint_maps(network_input[0], automatic, maps, labels, DEFAULT_REACH, features)
     branch_then_spread = colorizer.follow_hint_maps(network_input[0], branch, maps, labels, DEFAULT_REACH, features)
     spread_did_little = np.clip(1 - np.hypot(*(spread - automatic)) / 5, 0, 1)
+    spread_reached = 1 - spread_did_little
     return {
         "spread (what colourising does)": spread,
         "learned branch alone": branch,
         "branch, then spread": branch_then_spread,
         "spread + branch where the spread did little": spread + spread_did_little * (branch - automatic),
+        "spread and branch averaged where the spread reached": spread + spread_reached * (branch - spread) / 2,
+        "spread + the branch's correction where the spread reached": spread + spread_reached * (branch - automatic),
         "branch's correction x 1.5": automatic + 1.5 * (branch - automatic),
         "branch's correction x 2": automatic + 2 * (branch - automatic),
     }
