@@ -120,22 +120,36 @@ def sweep(photos, colorizer: Colorizer, modes=MODES, seed: int = 0) -> dict:
     }
 
 
+def centre_click(colorizer: Colorizer, truth: np.ndarray, kind: str = "point", reach: float | str = DEFAULT_REACH):
+    """One contrasting click or stroke at the centre of a photo -> (network input, automatic ab, hint maps, ab after
+    it), spread at `reach` or, with reach "branch", given to the learned hint branch alone (ab at the working size)."""
+    network_input = colorizer.network_input(truth, SIZE)
+    ab, features = colorizer.predict_with_features(network_input)
+    ab, features = ab[0], None if features is None else features[0]
+    maps, labels = contrasting_click(ab, kind)
+    if reach == "branch":
+        hinted = network_input.copy()
+        hinted[0, 1:] = maps
+        after = colorizer.predict_ab(hinted)[0]
+    else:
+        after = colorizer.follow_hint_maps(network_input[0], ab, maps, labels, reach, features)
+    return network_input, ab, maps, after
+
+
 def locality(photos, colorizer: Colorizer, kind: str = "point", reach: float | str = DEFAULT_REACH) -> list[float]:
     """Share of each photo (at the working size) whose a*b* one contrasting click or stroke at its centre moves by
     more than 5 units, spread at `reach` or, with reach "branch", given to the learned hint branch alone."""
     shares = []
     for _, truth in photos:
-        network_input = colorizer.network_input(truth, SIZE)
-        ab, features = colorizer.predict_with_features(network_input)
-        ab, features = ab[0], None if features is None else features[0]
-        maps, labels = contrasting_click(ab, kind)
-        if reach == "branch":
-            network_input[0, 1:] = maps
-            after = colorizer.predict_ab(network_input)[0]
-        else:
-            after = colorizer.follow_hint_maps(network_input[0], ab, maps, labels, reach, features)
+        _, ab, _, after = centre_click(colorizer, truth, kind, reach)
         shares.append(float((np.hypot(*(after - ab)) > 5).mean()))
     return shares
+
+
+def click_marker(truth: np.ndarray, ab: np.ndarray, maps: np.ndarray) -> list[dict]:
+    """The centre click as a hint to draw on the photo at its own size."""
+    height, width = truth.shape[:2]
+    return [{"x": width // 2, "y": height // 2, "color": lab_to_hex(maps[:2, ab.shape[1] // 2, ab.shape[2] // 2])}]
 
 
 def sweep_plot(result: dict, path: Path, title: str) -> None:
@@ -253,16 +267,10 @@ def one_click_figure(photos, colorizer: Colorizer, path: Path) -> None:
     previous = previous_spread()
     rows = []
     for _, truth in photos:
-        network_input = colorizer.network_input(truth, SIZE)
-        ab, features = colorizer.predict_with_features(network_input)
-        ab, features = ab[0], None if features is None else features[0]
-        maps, labels = contrasting_click(ab)
+        network_input, ab, maps, now = centre_click(colorizer, truth)
         wanted = denormalize_ab(maps[:2]) - ab
         before = ab + previous(denormalize_l(network_input[0, 0]), maps[2], wanted)
-        now = colorizer.follow_hint_maps(network_input[0], ab, maps, labels, DEFAULT_REACH, features)
-        height, width = truth.shape[:2]
-        colour = lab_to_hex(maps[:2, ab.shape[1] // 2, ab.shape[2] // 2])
-        click = [{"x": width // 2, "y": height // 2, "color": colour}]
+        click = click_marker(truth, ab, maps)
         rows.append(
             [colorizer.recombine(truth, ab)]
             + [draw_hints(colorizer.recombine(truth, result), click) for result in (before, now)]
@@ -278,20 +286,15 @@ def widest_clicks_figure(photos, colorizer: Colorizer, path: Path, count: int = 
 
     drawn = []
     for _, truth in photos:
-        network_input = colorizer.network_input(truth, SIZE)
-        ab, features = colorizer.predict_with_features(network_input)
-        ab, features = ab[0], None if features is None else features[0]
-        maps, labels = contrasting_click(ab)
-        after = colorizer.follow_hint_maps(network_input[0], ab, maps, labels, DEFAULT_REACH, features)
+        _, ab, maps, after = centre_click(colorizer, truth)
         moved = np.hypot(*(after - ab)) > 5
         drawn.append((float(moved.mean()), truth, ab, after, moved, maps))
     rows = []
     for share, truth, ab, after, moved, maps in sorted(drawn, key=lambda d: -d[0])[:count]:
-        height, width = truth.shape[:2]
-        click = [{"x": width // 2, "y": height // 2, "color": lab_to_hex(maps[:2, ab.shape[1] // 2, ab.shape[2] // 2])}]
-        mask = Image.fromarray(np.where(moved, 255, 40).astype(np.uint8)).resize((width, height)).convert("RGB")
+        size = truth.shape[1], truth.shape[0]
+        mask = Image.fromarray(np.where(moved, 255, 40).astype(np.uint8)).resize(size).convert("RGB")
         ImageDraw.Draw(mask).text((8, 8), f"{share:.0%} of the photo", fill=(255, 80, 80))
-        clicked = draw_hints(colorizer.recombine(truth, after), click)
+        clicked = draw_hints(colorizer.recombine(truth, after), click_marker(truth, ab, maps))
         rows.append([colorizer.recombine(truth, ab), clicked, np.asarray(mask)])
     labels = ("automatic", f"one click (reach {DEFAULT_REACH})", "moved by more than 5 ab units")
     comparison_grid(rows, labels, height=200).save(path, quality=85)
