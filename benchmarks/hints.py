@@ -279,18 +279,18 @@ def one_click_figure(photos, colorizer: Colorizer, path: Path) -> None:
     comparison_grid(rows, labels, height=240).save(path)
 
 
-def widest_clicks_figure(photos, colorizer: Colorizer, path: Path, count: int = 6) -> None:
-    """The photos where one contrasting click at the centre (default reach) reaches furthest: automatic | the click |
-    what it moved by more than 5 ab units (in white), its share written on it. A JPEG, to keep the repository small."""
+def widest_clicks_figure(photos, shares: list[float], colorizer: Colorizer, path: Path, count: int = 6) -> None:
+    """The `count` photos where one contrasting click at the centre (default reach) reaches furthest, by their
+    `shares` (`locality`): automatic | the click | what it moved by more than 5 ab units (in white), its share written
+    on it. A JPEG, to keep the repository small."""
     from colorizer.figures import comparison_grid
 
-    drawn = []
-    for _, truth in photos:
+    rows = []
+    for index in np.argsort(shares, kind="stable")[::-1][:count]:
+        truth = photos[index][1]
         _, ab, maps, after = centre_click(colorizer, truth)
         moved = np.hypot(*(after - ab)) > 5
-        drawn.append((float(moved.mean()), truth, ab, after, moved, maps))
-    rows = []
-    for share, truth, ab, after, moved, maps in sorted(drawn, key=lambda d: -d[0])[:count]:
+        share = float(moved.mean())
         size = truth.shape[1], truth.shape[0]
         mask = Image.fromarray(np.where(moved, 255, 40).astype(np.uint8)).resize(size).convert("RGB")
         ImageDraw.Draw(mask).text((8, 8), f"{share:.0%} of the photo", fill=(255, 80, 80))
@@ -420,9 +420,11 @@ def main() -> None:
     started = time.perf_counter()
     result = sweep(photos, colorizer, modes)
     reaches = (*(("branch",) if colorizer.takes_hints else ()), 0.0, DEFAULT_REACH, 1.0)
+    shares = {
+        (kind, reach): locality(photos, colorizer, kind, reach) for kind in ("point", "stroke") for reach in reaches
+    }
     local_rows = [
-        [f"one {kind}", *[quartiles(locality(photos, colorizer, kind, reach)) for reach in reaches]]
-        for kind in ("point", "stroke")
+        [f"one {kind}", *[quartiles(shares[kind, reach]) for reach in reaches]] for kind in ("point", "stroke")
     ]
     lines = [
         "# Colour hints (benchmarks/hints.py)",
@@ -444,7 +446,7 @@ def main() -> None:
         sweep_plot(result, args.out / "hints-sweep.png", f"{len(photos)} photos of sources never trained on")
         example_figure(photos[:4], colorizer, args.out / "hints-examples.png")
         one_click_figure(photos[:4], colorizer, args.out / "hints-one-click.png")
-        widest_clicks_figure(photos, colorizer, args.out / "hints-widest-clicks.jpg")
+        widest_clicks_figure(photos, shares["point", DEFAULT_REACH], colorizer, args.out / "hints-widest-clicks.jpg")
     if not args.no_timing:
         lines += ["", timing_table(colorizer)]
         print(lines[-1])
