@@ -104,28 +104,9 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         colorizer = _load_colorizer(args)
     except ModelError as err:
         return _error(str(err))
-    if not 0 <= args.smoothing < 1:
-        return _error("--smoothing must be at least 0 and below 1")
     try:
-        summary = colorize_paths(
-            colorizer,
-            args.inputs,
-            args.out,
-            args.size,
-            args.format,
-            args.compare,
-            args.overwrite,
-            args.batch_size,
-            smoothing=args.smoothing,
-            hints_file=args.hints,
-            saturation=args.saturation,
-            keep_partial=args.keep_partial,
-            reference=args.reference,
-            key_frames=args.key_frame,
-            frames=args.frame,
-            reach=args.hint_reach,
-        )
-    except BatchError as err:
+        summary = colorize_paths(colorizer, args.inputs, args.out, _colorize_options(args))
+    except (BatchError, ValueError) as err:
         return _error(str(err))
     for line in summary.notes:
         print(f"  note: {line}", file=sys.stderr)
@@ -135,12 +116,37 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     return _report_failures(summary.failed, len(summary.written) + len(summary.skipped) + len(summary.failed))
 
 
+def _colorize_options(args: argparse.Namespace):
+    """The colourising settings of `colorize`'s flags, as one checked object (ValueError naming a bad one)."""
+    from colorizer.inference.options import ColorizeOptions
+
+    return ColorizeOptions(
+        size=args.size,
+        temperature=args.temperature,
+        chroma_boost=args.chroma_boost,
+        saturation=args.saturation,
+        reach=args.hint_reach,
+        hints_file=args.hints,
+        reference=args.reference,
+        key_frames=args.key_frame,
+        frames=args.frame,
+        smoothing=args.smoothing,
+        keep_partial=args.keep_partial,
+        fmt=args.format,
+        compare=args.compare,
+        overwrite=args.overwrite,
+        batch_size=args.batch_size,
+    )
+
+
 def _colorize_on_ray(args: argparse.Namespace) -> int:
     """`colorize --engine ray`: the same run on a Ray cluster (`colorizer.cluster`)."""
     if args.frame:
         return _error("--frame writes a few frames for the page: run it with the local engine")
-    if not 0 <= args.smoothing < 1:
-        return _error("--smoothing must be at least 0 and below 1")
+    try:
+        options = _colorize_options(args)
+    except ValueError as err:
+        return _error(str(err))
     try:
         from colorizer.cluster import ClusterError, colorize_dataset
         from colorizer.cluster.storage import StorageError
@@ -151,22 +157,9 @@ def _colorize_on_ray(args: argparse.Namespace) -> int:
         summary = colorize_dataset(
             args.inputs,
             args.out,
+            options,
             model=args.model,
             device=args.device,
-            temperature=args.temperature,
-            chroma_boost=args.chroma_boost,
-            size=args.size,
-            fmt=args.format,
-            compare=args.compare,
-            overwrite=args.overwrite,
-            batch_size=args.batch_size,
-            hints_file=args.hints,
-            saturation=args.saturation,
-            reach=args.hint_reach,
-            reference=args.reference,
-            key_frames=args.key_frame,
-            smoothing=args.smoothing,
-            keep_partial=args.keep_partial,
             address=args.address,
             workers=args.workers,
             cpus_per_worker=args.cpus_per_worker or 1,
@@ -192,15 +185,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     try:
         from colorizer.training.data import DataError
-        from colorizer.training.evaluate import evaluate, format_table
+        from colorizer.training.evaluate import evaluate, format_table, read_people
     except ImportError as err:
         return _error(f"evaluate needs the training extra (pip install 'photo-colorizer[train]'): {err}")
     try:
         splits = ("val", "heldout") if args.split == "both" else (args.split,)
+        people = read_people(args.people) if args.people else None
         colorizer = _load_colorizer(args)
         result = evaluate(
-            colorizer, args.data, args.out, args.size, args.figures, splits=splits, working_size=args.working_size
-        )
+            colorizer, args.data, args.out, args.size, args.figures, splits=splits, working_size=args.working_size,
+            people=people, every=args.every,
+        )  # fmt: skip
+    except OSError as err:
+        return _error(f"--people {args.people}: {err.strerror or err}")
     except (ModelError, DataError, ValueError) as err:
         return _error(str(err))
     for line in result["protocol"]["left_out"]:
@@ -210,7 +207,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         f"{protocol['images']} images at {args.size} px (longer side), the network at {protocol['working_size']}, "
         f"chroma boost {protocol['chroma_boost']:g}:"
     )
-    print(format_table(result["mean"], result["sources"]))
+    print(format_table(result["mean"], result["sources"], result.get("people")))
     print(f"metrics.json, metrics.csv and comparison figures in {args.out}")
     return 0
 
@@ -549,6 +546,20 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("both", "val", "heldout"),
         default="both",
         help="a prepared folder's photos to score: its validation split, its held-out sources, or both (default)",
+    )
+    p.add_argument(
+        "--people",
+        type=Path,
+        metavar="FILE",
+        help="the photos of people, scored as a block of their own with their skin's hue and chroma: a file of "
+        "source names or photo paths, one a line (recipes/more/people.txt for the project's pool)",
+    )
+    p.add_argument(
+        "--every",
+        type=bounded(int, 1, 1000),
+        default=1,
+        help="score every N-th photo only (the same ones each time: quick comparisons), and every photo of --people "
+        "(default: 1, all)",
     )
     p.set_defaults(run=cmd_evaluate)
 

@@ -53,17 +53,24 @@ class Photo:
         return self.pixels.shape[1], self.pixels.shape[0]
 
 
-def find_images(root: Path, exclude: Path | None = None, extensions: tuple[str, ...] = IMAGE_EXTENSIONS) -> list[Path]:
-    """All files under `root` with one of `extensions` (recursive, any letter case), sorted; nothing under
-    `exclude` is listed."""
-    exclude = exclude.resolve() if exclude is not None else None
+def find_images(
+    root: Path,
+    exclude: Path | None = None,
+    extensions: tuple[str, ...] = IMAGE_EXTENSIONS,
+    problems: list[tuple[Path, str]] | None = None,
+) -> list[Path]:
+    """All files under `root` with one of `extensions` (recursive, any letter case, links followed, each real folder
+    once), sorted; nothing under `exclude` is listed. Files with those extensions that cannot be read (dangling links,
+    link loops, devices) and folders reached twice are left out, and named in `problems` (path, reason) if given."""
+    from colorizer.sources import walk_folder
+
+    def note(path: Path, reason: str) -> None:
+        if problems is not None and (path.name.lower().endswith(extensions) or os.path.isdir(path)):
+            problems.append((path, reason))
+
     found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        if exclude is not None and Path(dirpath).resolve() == exclude:
-            dirnames[:] = []
-            continue
-        dirnames.sort()
-        found += [Path(dirpath) / f for f in filenames if f.lower().endswith(extensions)]
+    for folder, names in walk_folder(root, exclude, note):
+        found += [folder / name for name in names if name.lower().endswith(extensions)]
     return sorted(found)
 
 
@@ -80,7 +87,8 @@ def open_image(
     try:
         image = Image.open(path)
     except Exception as err:  # PIL raises several types for files it cannot identify
-        raise ImageReadError(f"not a readable image ({type(err).__name__}: {err})") from None
+        what = str(err) if isinstance(path, (str, Path)) else str(err).replace(repr(path), "(bytes given)")
+        raise ImageReadError(f"not a readable image ({type(err).__name__}: {what})") from None
     width, height = image.size
     if width * height > max_pixels:
         raise ImageReadError(

@@ -217,3 +217,77 @@ check "the learned description fitted without the true colours" colorizer/traini
   "        same = torch.exp(-((truth[first] - truth[second.flip(0)]) ** 2)" tests/test_alike_fit.py -k share_their
 check "a learned description used with another model" colorizer/inference/alike.py \
   "    if fitted_for != file_sha256(model):" "    if False:" tests/test_alike_fit.py -k its_model_only
+# hardening, round three: the cluster engine keeps the local one's promises; weighed sources; what people see
+check "ray compares --out with the sources as strings" colorizer/cluster/run.py \
+  "            if (both_local and same_place(location.path, destination.path)) or (" \
+  "            if (both_local and False) or (" tests/test_sources.py -k "link_to_the_sources and ray"
+check "local engine compares --out with the sources by resolve()" colorizer/inference/batch.py \
+  "        if path.is_dir() and same_place(path, out_dir):" \
+  "        if path.is_dir() and path.resolve() == out_dir:" tests/test_sources.py -k "link_to_the_sources and local"
+check "the walk follows a folder reached again" colorizer/sources.py \
+  "        if (info.st_dev, info.st_ino) in seen:" "        if False:" tests/test_sources.py -k follows_links_once
+check "a link loop takes the walk down" colorizer/sources.py \
+  "            reason = entry_problem(folder / name)" "            reason = (folder / name).resolve(strict=True) and None" \
+  tests/test_sources.py -k "loop_in_a_folder and local"
+check "an output on another source through an input inside out" colorizer/cluster/run.py \
+  "            if inside and walked and os.path.lexists(target):" "            if False:" \
+  tests/test_sources.py -k "inside_out and ray"
+check "reruns trust any row of the same settings" colorizer/cluster/manifest.py \
+  "            latest[row[\"output\"] or row[\"source\"]] = row" \
+  "            latest.setdefault(row[\"output\"] or row[\"source\"], row) if row[\"run\"] == run else None" \
+  tests/test_cluster_promises.py -k wrote_over_them
+check "an output deleted by hand counts as done" colorizer/cluster/run.py \
+  "        if done.get(source.uri) == output.uri and info(output).type.name == \"File\":" \
+  "        if done.get(source.uri) == output.uri:" tests/test_cluster.py -k finishes_only_the_rest
+check "the marker of a continued run is not renewed after other settings" colorizer/cluster/manifest.py \
+  "    continued = there and previous == run" "    continued = there" tests/test_cluster_promises.py -k wrote_over_them
+check "two runs on one destination at once" colorizer/cluster/manifest.py \
+  "            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)" "            pass" \
+  tests/test_cluster_promises.py -k second_run
+check "the worker leaves the model's alike file behind" colorizer/cluster/worker.py \
+  "        if settings.alike is not None:" "        if False:" tests/test_cluster_promises.py -k travels_with_it
+check "the alike file not in the settings key" colorizer/cluster/run.py \
+  "        \"alike\": digest(settings.alike if model is not None else _bundled_alike())," "" \
+  tests/test_cluster_promises.py -k travels_with_it
+check "a hand-edited manifest line trusted" colorizer/cluster/manifest.py \
+  "    if not isinstance(row, dict):" "    if False:" tests/test_cluster_promises.py -k edited_by_hand
+check "a resource request no node can meet" colorizer/cluster/run.py \
+  "    if cpus_per_worker > most_cpus:" "    if False:" tests/test_cluster_promises.py -k cannot_be_met
+check "engine numbers unchecked" colorizer/cluster/run.py \
+  "    if not number or not math.isfinite(cpus_per_worker) or cpus_per_worker <= 0:" "    if False:" \
+  tests/test_cluster_promises.py -k engine_numbers
+check "a tampered scale accepted" colorizer/inference/alike.py \
+  "        if not low <= learned.scale <= high:" "        if False:" tests/test_cluster_promises.py -k tampered
+check "an epoch's sources not weighed" colorizer/training/sampling.py \
+  "    mass = np.array([count * weights.get(name, 1.0)" "    mass = np.array([count * 1.0" \
+  tests/test_sampling.py -k shares
+check "a rare source repeats before the others are seen" colorizer/training/sampling.py \
+  "            start = self.epoch * share" "            start = 0" tests/test_sampling.py -k goes_round
+check "the colourfulness term pushes the wrong way" colorizer/training/heads.py \
+  "            return huber.mean() + COLOURFUL_WEIGHT * F.relu(deficit).mean()" \
+  "            return huber.mean() + COLOURFUL_WEIGHT * F.relu(-deficit).mean()" tests/test_heads.py -k colourful
+check "vivid colour kept counts the truth's chroma" colorizer/training/metrics.py \
+  "    return float((chroma(prediction_lab)[vivid] > VIVID_KEPT).mean()) if vivid.any() else float(\"nan\")" \
+  "    return float((chroma(truth_lab)[vivid] > VIVID_KEPT).mean()) if vivid.any() else float(\"nan\")" \
+  tests/test_evaluate.py -k vivid
+check "skin hue shift of the wrong sign" colorizer/training/metrics.py \
+  "        \"skin_hue_shift\": float((predicted_hue - true_hue + 180) % 360 - 180)," \
+  "        \"skin_hue_shift\": float((true_hue - predicted_hue + 180) % 360 - 180)," tests/test_evaluate.py -k skin
+check "a rerun with another reach treated as done" colorizer/inference/options.py \
+  "        None, \"how far a hint's colour goes to what looks alike: 0 = that object only, 1 = everything alike\", 0, 1
+    )" \
+  "        None, \"how far a hint's colour goes to what looks alike: 0 = that object only, 1 = everything alike\", 0, 1,
+        pixels=False,
+    )" tests/test_cluster_promises.py -k another_reach
+check "one wide hint widens every hint" colorizer/inference/photos.py \
+  "            reaches = np.array([0.0] + [default if h.reach is None else h.reach for h in hints or []], np.float32)" \
+  "            reaches = np.array([0.0] + [default if h.reach is None else h.reach for h in hints or []], np.float32)
+            reaches[1:] = reaches.max()" tests/test_spread.py -k widen
+check "progress throttling asks stderr, not its own stream" colorizer/progress.py \
+  "    if not getattr(file, \"isatty\", lambda: False)():" "    if not sys.stderr.isatty():" \
+  tests/test_hardening.py -k throttling
+check "NumPy numbers refused as a reach" colorizer/inference/alike.py \
+  "    number = isinstance(reach, (int, float, np.integer, np.floating)) and not isinstance(reach, (bool, np.bool_))" \
+  "    number = isinstance(reach, (int, float)) and not isinstance(reach, bool)" tests/test_hardening.py -k numpy_numbers
+check "a setting out of range accepted by the options" colorizer/inference/options.py \
+  "    if not math.isfinite(number) or below or above:" "    if False:" tests/test_cluster_promises.py -k tampered_settings

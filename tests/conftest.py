@@ -25,6 +25,14 @@ def tree_hashes(root: Path) -> dict[str, str]:
     }
 
 
+@pytest.fixture(scope="module")
+def colorizer():
+    """The bundled model, loaded once per test module (a module may change what it holds: not shared wider)."""
+    from colorizer.inference.photos import Colorizer
+
+    return Colorizer.load()
+
+
 @pytest.fixture
 def photo_folder(tmp_path: Path) -> Path:
     """Twelve colour photos of assorted sizes and formats, in two sub-folders."""

@@ -7,17 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorizer import Colorizer
 from colorizer.cli import main
 from colorizer.inference.color import gray_preview, rgb_to_lab
 from tests.conftest import colour_photo, tree_hashes
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-@pytest.fixture(scope="module")
-def colorizer() -> Colorizer:
-    return Colorizer.load()
 
 
 def _lab(image: Image.Image) -> np.ndarray:

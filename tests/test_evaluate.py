@@ -107,3 +107,67 @@ def test_evaluate_reports_each_source_with_gray_beside_it(tmp_path, capsys):
     assert abs(np.mean(muted) - sources["muted (held out)"]["gray"]["delta_e"]) < 1e-3
     overall = np.mean([float(r["delta_e"]) for r in rows if r["method"] == "gray"])
     assert abs(overall - result["mean"]["gray"]["delta_e"]) < 1e-3
+
+
+def test_vivid_colour_kept_and_warm_cast_by_their_definitions():
+    truth = np.zeros((8, 16, 3), np.uint8)
+    truth[:, :8] = (220, 30, 30)  # vivid red (chroma ~ 80)
+    truth[:, 8:] = (128, 128, 128)  # neutral gray
+    kept = truth.copy()
+    scores = metrics.all_metrics(truth, kept)
+    assert scores["vivid_kept"] == 1.0 and abs(scores["warm_cast"]) < 0.5
+    half = truth.copy()
+    half[:4, :8] = (110, 75, 75)  # half of the red turned a dull brown-red (chroma < 20): half of it kept
+    half[:, 8:] = (150, 125, 95)  # the gray turned sepia: b* > 0 there
+    scores = metrics.all_metrics(truth, half)
+    assert scores["vivid_kept"] == pytest.approx(0.5)
+    assert scores["warm_cast"] > 10
+    cold = truth.copy()
+    cold[:, 8:] = (110, 128, 160)
+    assert metrics.all_metrics(truth, cold)["warm_cast"] < -10
+    gray_only = np.full((8, 8, 3), 100, np.uint8)
+    assert math.isnan(metrics.all_metrics(gray_only, gray_only)["vivid_kept"])
+
+
+def test_skin_scores_see_orange_skin_and_ignore_sky_and_leaves():
+    skin = (224, 172, 150)  # a light skin tone
+    truth = np.zeros((10, 10, 3), np.uint8)
+    truth[:] = (90, 140, 220)  # sky
+    truth[:, :3] = (40, 120, 40)  # leaves
+    truth[3:8, 4:9] = skin
+    lab_truth = __import__("skimage.color", fromlist=["rgb2lab"]).rgb2lab(truth)
+    mask = metrics.skin_mask(truth, lab_truth)
+    assert mask.sum() == 25 and mask[3:8, 4:9].all()
+    orange = truth.copy()
+    orange[3:8, 4:9] = (230, 160, 90)  # the same lightness, more yellow: "orange skin"
+    scores = metrics.all_metrics(truth, orange)
+    assert scores["skin_hue_shift"] > 10 and scores["skin_chroma_ratio"] > 1.3 and scores["skin_delta_e"] > 5
+    pale = truth.copy()
+    pale[3:8, 4:9] = (190, 185, 182)
+    assert metrics.all_metrics(truth, pale)["skin_chroma_ratio"] < 0.3
+    sky = np.ascontiguousarray(truth[:, :, ::-1][:, :1].repeat(10, axis=1))
+    assert math.isnan(metrics.all_metrics(sky, sky)["skin_hue_shift"])  # no skin: no score
+
+
+def test_evaluate_scores_the_people_subset_apart(prepared, tmp_path, capsys):
+    manifest = json.loads((prepared / "manifest.json").read_text())
+    val = [r for r in manifest["files"] if r["split"] == "val"]
+    people = tmp_path / "people.txt"
+    people.write_text(f"# one photo\n{val[0]['source']}\n")
+    out = tmp_path / "eval"
+    argv = ["evaluate", str(prepared), "--out", str(out), "--size", "96", "--working-size", "64"]
+    assert main([*argv, "--people", str(people)]) == 0
+    assert "people: 1 photos" in capsys.readouterr().out
+    result = json.loads((out / "metrics.json").read_text())
+    assert result["people"]["images"] == 1
+    rows = [r for r in csv.DictReader((out / "metrics.csv").open()) if r["method"] == "model"]
+    assert result["people"]["model"]["delta_e"] == pytest.approx(
+        float(next(r for r in rows if r["image"] == val[0]["source"])["delta_e"]), abs=1e-4
+    )
+    assert main([*argv, "--people", str(tmp_path / "absent.txt")]) == 2
+    assert main([*argv, "--every", "2", "--out", str(tmp_path / "half")]) == 0
+    assert json.loads((tmp_path / "half" / "metrics.json").read_text())["protocol"]["images"] == 2
+    people.write_text(f"{val[1]['source']}\n")  # every 3rd photo, and every photo of the people subset
+    assert main([*argv, "--every", "3", "--people", str(people), "--out", str(tmp_path / "third")]) == 0
+    scored = json.loads((tmp_path / "third" / "metrics.json").read_text())
+    assert scored["protocol"]["images"] == 2 and scored["people"]["images"] == 1

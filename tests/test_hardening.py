@@ -13,17 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from colorizer import Colorizer
 from colorizer.cli import main
 from colorizer.images import ImageReadError, read_photo
 from colorizer.inference.serve import ServeLimits, create_app
 from tests.conftest import colour_photo, tree_hashes
-
-
-@pytest.fixture(scope="module")
-def colorizer() -> Colorizer:
-    return Colorizer.load()
-
 
 # --- the server: uploads are refused before they are stored ------------------------------------------------------
 
@@ -542,3 +535,45 @@ def test_progress_bars_in_a_log_update_now_and_then():
         for _ in bar:
             pass
     assert bar.mininterval == LOG_INTERVAL and log.getvalue().count("\r") < 5
+
+
+def test_messages_name_what_is_wrong_not_python_internals(colorizer):
+    with pytest.raises(ImageReadError) as caught:
+        colorizer.colorize(b"not an image at all")
+    assert "0x" not in str(caught.value) and "BytesIO" not in str(caught.value)
+    client = TestClient(create_app(colorizer, ServeLimits()))
+    image = io.BytesIO()
+    colour_photo(64, 48).save(image, "PNG")
+    for field in ("reach", "saturation", "temperature"):
+        answer = client.post(f"/api/colorize?{field}=nan", files={"file": ("a.png", image.getvalue())})
+        assert answer.status_code == 422, field
+        assert "finite" in answer.text and "less than" not in answer.text, answer.text
+
+
+def test_numpy_numbers_are_numbers_for_every_setting(colorizer):
+    image = np.asarray(colour_photo(96, 64, seed=2))
+    hints = [{"x": 20, "y": 20, "color": "#d02020"}]
+    plain = colorizer.colorize_array(image, hints=hints, reach=0.5, saturation=1.2)
+    numpy = colorizer.colorize_array(image, hints=hints, reach=np.float32(0.5), saturation=np.float64(1.2))
+    assert np.array_equal(plain, numpy)
+
+
+def test_progress_throttling_asks_the_stream_it_writes_to(monkeypatch):
+    from colorizer.progress import LOG_INTERVAL, progress_bar
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    class Log(io.StringIO):
+        def isatty(self):
+            return False
+
+    monkeypatch.setattr("sys.stderr", Log())
+    monkeypatch.setattr("sys.stdout", Log())
+    with progress_bar(total=3, file=Terminal()) as bar:
+        assert bar.mininterval < 1  # a terminal: live updates, whatever stdout and stderr are
+    monkeypatch.setattr("sys.stderr", Terminal())
+    monkeypatch.setattr("sys.stdout", Terminal())
+    with progress_bar(total=3, file=Log()) as bar:
+        assert bar.mininterval == LOG_INTERVAL  # a log: now and then, though stdout and stderr are terminals

@@ -90,3 +90,36 @@ def test_a_tiny_model_learns_a_two_colour_image_with_the_classification_loss():
     for columns in (slice(2, 14), slice(18, 30)):
         error = (predicted[..., columns] - truth[..., columns]).norm(dim=1).mean()
         assert error < 15, f"ab error {error:.1f}"
+
+
+def test_colourful_huber_pushes_a_gray_guess_towards_colour_and_leaves_a_right_one_alone():
+    truth = torch.zeros(2, 2, 16, 16)
+    truth[:, 0, :8] = 0.4  # half the image red-ish, half gray: colour to commit to
+    huber, colourful = RegressionHead("huber"), RegressionHead("huber-colourful")
+    near_gray = 0.01 * torch.randn(truth.shape, generator=torch.Generator().manual_seed(0))
+    gray = near_gray.clone().requires_grad_()
+    colourful.loss(gray, truth).backward()
+    plain = near_gray.clone().requires_grad_()
+    huber.loss(plain, truth).backward()
+    # the colourfulness term adds a push of the coloured half towards its colour beyond the Huber loss's
+    assert gray.grad[:, 0, :8].mean() < 2 * plain.grad[:, 0, :8].mean() < 0
+    assert torch.isclose(colourful.loss(truth, truth), torch.tensor(0.0))
+    # one-sided: a prediction more colourful than the truth costs only its Huber loss
+    louder = truth * 1.5
+    assert torch.isclose(colourful.loss(louder, truth), huber.loss(louder, truth))
+
+
+def test_rebalanced_huber_weighs_rare_colours_more():
+    bins = ab_bins()
+    common, rare = torch.tensor([0.0, 0.0]), torch.tensor([40.0, 60.0])
+    counts = torch.ones(len(bins))
+    counts[(bins - common).norm(dim=1).argmin()] = 1e5  # nearly every pixel of the "training set" is gray
+    from colorizer.training.heads import smoothed_prior
+
+    head = RegressionHead("huber-rebalanced", smoothed_prior(counts, bins))
+    error = torch.full((1, 2, 4, 4), 0.1)
+    gray_truth = torch.zeros(1, 2, 4, 4)
+    vivid_truth = (rare / 110).reshape(1, 2, 1, 1).expand(1, 2, 4, 4)
+    assert head.loss(vivid_truth + error, vivid_truth) > 3 * head.loss(gray_truth + error, gray_truth)
+    rebuilt = head_from_state(head.state())
+    assert rebuilt.loss_name == "huber-rebalanced" and torch.equal(rebuilt.prior, head.prior)

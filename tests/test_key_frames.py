@@ -11,7 +11,6 @@ from PIL import Image
 av = pytest.importorskip("av")
 pytest.importorskip("cv2")
 
-from colorizer import Colorizer  # noqa: E402
 from colorizer.cli import main  # noqa: E402
 from colorizer.inference.color import lab_to_rgb, lightness, rgb_to_lab  # noqa: E402
 from colorizer.inference.keyframes import FrameSpec, KeyFrameError, KeyFrameSpec  # noqa: E402
@@ -20,11 +19,6 @@ from tests.test_video import make_video, read_frames  # noqa: E402
 
 MAGENTA_AB = (70.0, -55.0)  # far from anything the model paints on a gray texture
 SHOT = 12
-
-
-@pytest.fixture(scope="module")
-def colorizer() -> Colorizer:
-    return Colorizer.load()
 
 
 def texture(width: int, height: int, seed: int) -> np.ndarray:

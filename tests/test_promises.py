@@ -24,11 +24,6 @@ from colorizer.training.hints import simulate_hints
 from colorizer.training.train import train
 
 
-@pytest.fixture(scope="module")
-def colorizer() -> Colorizer:
-    return Colorizer.load()
-
-
 def _marked_photo(width: int = 90, height: int = 60) -> Image.Image:
     """A gray photo, dark everywhere but a bright block in its stored top-left corner."""
     pixels = np.full((height, width), 40, np.uint8)

@@ -20,11 +20,6 @@ from tests.test_serve import PIXELS_OF_RESULT, browser, live_server  # noqa: F40
 RED_AB, BLUE_AB = (55.0, 35.0), (5.0, -45.0)
 
 
-@pytest.fixture(scope="module")
-def colorizer() -> Colorizer:
-    return Colorizer.load()
-
-
 def scene(width: int, height: int, shift: int, seed: int = 0) -> np.ndarray:
     """A smooth bright sky over dark rough ground, the horizon wavy; `shift` moves the scene sideways.
     Returns L (H, W) in [0, 100]."""

@@ -26,11 +26,6 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 @pytest.fixture(scope="module")
-def colorizer() -> Colorizer:
-    return Colorizer.load()
-
-
-@pytest.fixture(scope="module")
 def client(colorizer) -> TestClient:
     return TestClient(create_app(colorizer, ServeLimits(max_upload_mb=1.0, max_megapixels=2.0, max_queue=2)))
 

@@ -168,3 +168,17 @@ def test_reach_in_the_hints_file_and_on_the_command_line(tmp_path, capsys):
 
 def test_spread_corrections_without_hints_is_zero():
     assert not spread_corrections(np.zeros((40, 50)), np.zeros((40, 50)), np.zeros((2, 40, 50))).any()
+
+
+def test_a_wide_hint_does_not_widen_the_others():
+    """Reach is per hint: a yellow hint on the ground reaching far (0.5) beside a blue one of reach 0 on the left
+    disk leaves the right disk as the yellow one alone leaves it (widening the blue one too would turn it blue).
+    (At reach 1 the yellow ground hint goes over both disks, the blue one's own included: issue 41's reach scale.)"""
+    colorizer = Colorizer.load()
+    photo, left, right = _two_disks()
+    blue = {"x": 80, "y": 100, "color": "#2040c0", "reach": 0}
+    yellow = {"x": photo.size[0] // 2, "y": 15, "color": "#d0a020", "reach": 0.5}
+    alone = rgb_to_lab(np.asarray(colorizer.colorize(photo, hints=[yellow])))
+    both = rgb_to_lab(np.asarray(colorizer.colorize(photo, hints=[blue, yellow])))
+    assert both[left][:, 2].mean() < -20  # the blue disk is blue
+    assert abs(both[right][:, 2].mean() - alone[right][:, 2].mean()) < 2  # and no blue went to the right disk

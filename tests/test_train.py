@@ -441,3 +441,26 @@ def test_validation_is_scored_in_fp32_whatever_the_training_precision():
         rounded = net.conv(batches[0][:, :1].float())
     assert not torch.equal(rounded.float(), net.conv(batches[0][:, :1].float()))  # bf16 does change the numbers
     assert bf16 == fp32
+
+
+def test_a_sessions_progress_file_is_weights_alone_and_resumes_at_its_epoch(prepared, tmp_path, capsys):
+    from colorizer.training.checkpoint import session_checkpoint
+
+    first = tmp_path / "first"
+    train(_config(prepared, first, epochs=1, ema_decay=0.9, precision="fp32"))
+    carried = tmp_path / "carried"
+    carried.mkdir()
+    session_checkpoint(first / "last.pt", carried / "last.pt")
+    (carried / "log.jsonl").write_bytes((first / "log.jsonl").read_bytes())
+    progress, full = load_checkpoint(carried / "last.pt"), load_checkpoint(first / "last.pt")
+    assert "optimizer" not in progress and "ema" not in progress and progress["weights_only"]
+    floats = [k for k, v in progress["model"].items() if v.is_floating_point()]
+    assert floats and all(progress["model"][k].dtype == torch.bfloat16 for k in floats)
+    for k in floats:  # the average's weights, rounded to bfloat16
+        assert torch.allclose(progress["model"][k].float(), full["ema"]["weights"][k].float(), rtol=1e-2, atol=1e-3)
+    assert (carried / "last.pt").stat().st_size < 0.3 * (first / "last.pt").stat().st_size
+    result = train(_config(prepared, carried, epochs=2, ema_decay=0.9, resume=True, precision="fp32"))
+    assert result["epochs_done"] == 2 and "start afresh" in capsys.readouterr().err
+    rows = [json.loads(line) for line in (carried / "log.jsonl").read_text().splitlines()]
+    assert [row["epoch"] for row in rows] == [1, 2]
+    assert load_checkpoint(carried / "last.pt").get("optimizer")  # a full checkpoint again after the epoch

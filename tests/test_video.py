@@ -11,18 +11,12 @@ import pytest
 av = pytest.importorskip("av")
 pytest.importorskip("cv2")
 
-from colorizer import Colorizer  # noqa: E402
 from colorizer.cli import main  # noqa: E402
 from colorizer.inference import video as video_module  # noqa: E402
 from colorizer.inference.color import lightness, rgb_to_lab  # noqa: E402
 from colorizer.inference.temporal import TemporalSmoother  # noqa: E402
 from colorizer.inference.video import VideoError  # noqa: E402
 from tests.conftest import colour_photo  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def colorizer() -> Colorizer:
-    return Colorizer.load()
 
 
 def scene(width: int, height: int, seed: int) -> np.ndarray:

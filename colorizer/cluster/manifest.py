@@ -11,18 +11,29 @@ DuckDB). Columns:
     time     when it finished (UTC, ISO 8601)  node     the Ray node that did it
     run      the settings key: model, working size, format, hints, reference... (`settings_key`)
 
-An input counts as done in a later run when a row says `written` under the same settings key; a failed input is tried
-again; with other settings (another model, say) nothing counts as done. `run-<key>.json` beside the parts records each
-settings key's settings and when it began; removing the folder starts over.
+An input counts as done in a later run when the latest row for its output says `written` under the same settings key
+and the output is still there: a failed input is tried again, an output deleted by hand is written again, and after a
+run with other settings (another saturation, say) wrote over an output, it no longer counts as done for the first
+settings. `run-<key>.json` beside the parts records each settings key's settings; it is written again whenever a run
+begins with settings other than the last run's, so that "newer than the marker" means "written by this run".
+`last-run` names the settings key that began last. Removing the folder starts over. Lines edited by hand that are not
+rows (not JSON objects with text `source`, `output`, `status` and `run`) are ignored and counted.
+
+One run at a time per destination: on a local disk `lock(destination)` holds `_manifest/lock` (an advisory lock
+that the system releases when the driver ends, however it ends); a second run on it stops at once, naming the first.
+On an object store there is no such lock: do not start two runs on one destination at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import pyarrow.fs as pafs
 
@@ -45,41 +56,92 @@ def folder(destination: Location) -> Location:
 
 
 def begin(destination: Location, run: str, settings: dict) -> tuple[Location, bool]:
-    """The run's marker, `_manifest/run-<key>.json` (its settings), written when a run with these settings first
-    begins: outputs newer than it are this run's own (an earlier attempt's, not to be written again). Returns it and
-    whether it was there already (this continues a stopped run)."""
+    """The run's marker, `_manifest/run-<key>.json` (its settings): outputs newer than it are this run's own (an
+    earlier attempt's, not to be written again). Written when a run with these settings first begins, and again when
+    a run with other settings began since (their outputs are not this run's). Returns it and whether this continues
+    a stopped run with the same settings."""
     marker = folder(destination).child(f"run-{run}.json")
+    last = folder(destination).child("last-run")
     try:
         there = marker.fs.get_file_info(marker.path).type == pafs.FileType.File
+        last_there = last.fs.get_file_info(last.path).type == pafs.FileType.File
     except OSError as err:
         raise StorageError(f"{destination.uri}: cannot read it ({err})") from None
-    if not there:
+    previous = read_bytes(last).decode("utf-8", "replace").strip() if last_there else (run if there else "")
+    continued = there and previous == run
+    if not continued:
         text = json.dumps({"run": run, "began": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **settings})
         write_bytes(marker, text.encode())
-    return marker, there
+        write_bytes(last, run.encode())
+    return marker, continued
 
 
-def read_done(destination: Location, run: str) -> set[str]:
-    """Sources a previous run with these settings wrote (a later row for the same source wins)."""
-    manifest = folder(destination)
-    done: set[str] = set()
+def _row(line: str) -> dict | None:
+    """A manifest line as a row, or None for a line that is not one (edited by hand, truncated, nested too deep)."""
     try:
-        names = list(list_files(manifest, (".jsonl",)))
+        row = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(row, dict):
+        return None
+    if not all(isinstance(row.get(key), str) for key in ("source", "output", "status", "run")):
+        return None
+    return row
+
+
+def read_done(destination: Location, run: str) -> tuple[dict[str, str], int]:
+    """{source: output} of the inputs whose output's latest row says a run with these settings wrote it, and the
+    number of lines that are not rows. Whether each output is still there is for the caller to check."""
+    manifest = folder(destination)
+    latest: dict[str, dict] = {}
+    bad = 0
+    try:
+        names = sorted(list_files(manifest, (".jsonl",)))  # part names begin with their time: oldest first
     except StorageError:
-        return done  # no manifest yet
+        return {}, 0  # no manifest yet
     for name in names:
-        for line in read_bytes(manifest.child(name)).decode().splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # parts are written whole; a hand-edited line is not worth failing over
-            if row.get("run") != run:
+        for line in read_bytes(manifest.child(name)).decode("utf-8", "replace").splitlines():
+            if not line.strip():
                 continue
-            if row.get("status") == "written":
-                done.add(row["source"])
-            else:
-                done.discard(row["source"])
-    return done
+            row = _row(line)
+            if row is None:
+                bad += 1
+                continue
+            if row["status"] == "exists":
+                continue  # kept as it was: says nothing about who wrote it
+            latest[row["output"] or row["source"]] = row
+    done = {row["source"]: output for output, row in latest.items() if row["run"] == run and row["status"] == "written"}
+    return done, bad
+
+
+@contextlib.contextmanager
+def lock(destination: Location) -> Iterator[None]:
+    """Hold the destination for this run (on a local disk; see the module docstring for object stores)."""
+    if not destination.is_local:
+        yield
+        return
+    import fcntl
+
+    path = Path(folder(destination).path) / "lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another run"
+            raise StorageError(
+                f"{destination.uri} is being written by another run ({holder}): wait for it to end, or choose "
+                "another --out"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}, since {time.strftime('%H:%M:%S')}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
 
 
 class ManifestWriter:

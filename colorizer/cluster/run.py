@@ -13,10 +13,12 @@ not written again.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import logging
 import math
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -25,12 +27,14 @@ from colorizer.cluster import manifest
 from colorizer.cluster.storage import Location, StorageError, info, is_uri, locate, read_bytes, walk
 from colorizer.cluster.worker import ColorizeWorker, WorkerSettings
 from colorizer.images import IMAGE_EXTENSIONS
+from colorizer.inference.alike import sidecar_path
 from colorizer.inference.batch import output_format, output_name
 from colorizer.inference.keyframes import KeyFrameError, KeyFrameSpec
+from colorizer.inference.options import ColorizeOptions
 from colorizer.inference.session import BUNDLED_MODEL, ModelSession, model_source
-from colorizer.inference.temporal import DEFAULT_SMOOTHING
 from colorizer.inference.video import VIDEO_EXTENSIONS, is_video
 from colorizer.progress import progress_bar
+from colorizer.sources import entry_problem, is_inside, real, same_place
 
 MEDIA = IMAGE_EXTENSIONS + VIDEO_EXTENSIONS
 HINTS_SUFFIX = ".hints.json"
@@ -68,92 +72,123 @@ class ClusterSummary:
 def colorize_dataset(
     inputs: list[str],
     out: str,
+    options: ColorizeOptions | None = None,
     *,
     model: str | Path | None = None,
     device: str = "cpu",
-    temperature: float | None = None,
-    chroma_boost: float | None = None,
-    size: int | None = None,
-    fmt: str | None = None,
-    compare: bool = False,
-    overwrite: bool = False,
-    batch_size: int = 4,
-    hints_file: str | Path | None = None,
-    saturation: float = 1.0,
-    reach: float | None = None,
-    reference: str | Path | None = None,
-    key_frames: list[str] | None = None,
-    smoothing: float = DEFAULT_SMOOTHING,
-    keep_partial: bool = False,
     address: str | None = None,
     workers: int | None = None,
     cpus_per_worker: float = 1,
-    progress: bool = True,
+    **settings,
 ) -> ClusterSummary:
     """Colourise every photo and video below `inputs` (folders, files, local globs; local paths or URIs such as
     s3://bucket/scans/) into `out` (a folder or URI) on a Ray cluster: the one at `address`, the one this process is
-    already connected to, else a local one started here. Same rules and same pixels as `colorize_paths`.
+    already connected to, else a local one started here. Same rules and same pixels as `colorize_paths`, as
+    `options` say (or the same settings as keywords: `ColorizeOptions`' fields; a bad one is a ClusterError).
 
     workers: model copies (Ray actors; default: the cluster's CPUs / cpus_per_worker, or its GPUs with
     device="cuda"); cpus_per_worker: CPUs each reserves, and ONNX Runtime's threads in it."""
+    try:
+        options = ColorizeOptions(**settings) if options is None else options.replace(**settings)
+    except (TypeError, ValueError) as err:
+        raise ClusterError(str(err)) from None
+    if options.frames:
+        raise ClusterError("frames (--frame) writes a few frames for the page: run it with the local engine")
     try:
         import ray
     except ImportError as err:
         extra = "pip install 'photo-colorizer[cluster]'"
         raise ClusterError(f"--engine ray needs the cluster extra ({extra}): {err}") from None
     summary = ClusterSummary()
+    _check_engine_numbers(workers, cpus_per_worker)
     try:
         destination = locate(out)
-        settings, fingerprint = _settings(
-            model, device, temperature, chroma_boost, size, fmt, compare, overwrite, batch_size, hints_file,
-            saturation, reach, reference, key_frames, smoothing, keep_partial, cpus_per_worker, destination,
-        )  # fmt: skip
+        if destination.is_local and os.path.exists(destination.path) and not os.path.isdir(destination.path):
+            raise ClusterError(f"--out {out} is a file, not a folder: choose a folder for the outputs")
+        settings, fingerprint = _settings(model, device, options, cpus_per_worker, destination)
         roots, singles = _roots(inputs, destination, summary)
         settings.roots = [root for root, _ in roots]
-        protected = _protected(hints_file, reference, key_frames)
+        protected = _protected(options.hints_file, options.reference, options.key_frames)
     except StorageError as err:
         raise ClusterError(str(err)) from None
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(address=address, logging_level="WARNING", configure_logging=True, log_to_driver=True)
-    try:
-        logging.getLogger("ray.data").setLevel(logging.WARNING)  # not a line per dataset run
-        context = ray.data.DataContext.get_current()
-        context.enable_progress_bars = False
-        context.print_on_execution_start = False
-        context.enable_auto_log_stats = False
-        resources = ray.cluster_resources()
-        if workers is None:
-            gpus, cpus = resources.get("GPU", 0), resources.get("CPU", 1)
-            workers = int(gpus) if device == "cuda" else int(cpus // cpus_per_worker)
-        workers = max(1, workers)
-        settings.run = manifest.settings_key(fingerprint)
-        settings.marker, continued = manifest.begin(destination, settings.run, fingerprint)
-        if continued:
-            summary.notes.append("goes on with an earlier run of these settings (its record: DST/_manifest/)")
-        done = manifest.read_done(destination, settings.run)
-        summary.manifest = manifest.folder(destination).uri
-        if destination.is_local and len(ray.nodes()) == 1:
-            from colorizer.atomic import remove_stale_temporaries
+    if not roots:
+        return summary  # nothing to colourise (each input named among the failures): no cluster started for it
+    settings.run = manifest.settings_key(fingerprint)
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(manifest.lock(destination))  # one run per destination, before anything is written
+        except StorageError as err:
+            raise ClusterError(str(err)) from None
+        started_here = not ray.is_initialized()
+        try:
+            if started_here:  # inside the try: a Ctrl-C while Ray starts still shuts down what it started
+                ray.init(address=address, logging_level="WARNING", configure_logging=True, log_to_driver=True)
+            workers = _fit_to_cluster(ray, device, workers, cpus_per_worker)
+            logging.getLogger("ray.data").setLevel(logging.WARNING)  # not a line per dataset run
+            context = ray.data.DataContext.get_current()
+            context.enable_progress_bars = False
+            context.print_on_execution_start = False
+            context.enable_auto_log_stats = False
+            settings.marker, continued = manifest.begin(destination, settings.run, fingerprint)
+            if continued:
+                summary.notes.append("goes on with an earlier run of these settings (its record: DST/_manifest/)")
+            done, bad_lines = manifest.read_done(destination, settings.run)
+            if bad_lines:
+                summary.notes.append(
+                    f"{bad_lines} line(s) of {manifest.folder(destination).uri} are not manifest rows (edited by "
+                    "hand?): ignored"
+                )
+            summary.manifest = manifest.folder(destination).uri
+            if destination.is_local and len(ray.nodes()) == 1:
+                from colorizer.atomic import remove_stale_temporaries
 
-            for stale in remove_stale_temporaries(Path(destination.path)):
-                summary.notes.append(f"removed {stale}, left by an earlier run that was killed")
-        listing = _blocks(roots, singles, destination, settings.fmt, protected, done, workers, summary, ray)
-        _execute(ray, settings, *listing, workers, cpus_per_worker, device, progress, summary)
-    except StorageError as err:
-        raise ClusterError(str(err)) from None
-    finally:
-        if started_here:
-            ray.shutdown()
+                for stale in remove_stale_temporaries(Path(destination.path)):
+                    summary.notes.append(f"removed {stale}, left by an earlier run that was killed")
+            listing = _blocks(roots, singles, destination, options.fmt, protected, done, workers, summary, ray)
+            _execute(ray, settings, *listing, workers, cpus_per_worker, device, options.progress, summary)
+        except StorageError as err:
+            raise ClusterError(str(err)) from None
+        finally:
+            if started_here and ray.is_initialized():
+                ray.shutdown()
     return summary
 
 
+def _check_engine_numbers(workers, cpus_per_worker) -> None:
+    """The cluster's own numbers, checked before anything starts (the colour settings are checked with the rest)."""
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ClusterError(
+            f"workers must be a whole number >= 1 (or None: as many as the cluster fits), not {workers!r}"
+        )
+    number = isinstance(cpus_per_worker, (int, float)) and not isinstance(cpus_per_worker, bool)
+    if not number or not math.isfinite(cpus_per_worker) or cpus_per_worker <= 0:
+        raise ClusterError(f"cpus_per_worker must be a number > 0, not {cpus_per_worker!r}")
+
+
+def _fit_to_cluster(ray, device: str, workers: int | None, cpus_per_worker: float) -> int:
+    """The number of workers, after checking that one of them fits a node of the cluster: Ray would otherwise wait
+    for resources that never come."""
+    nodes = [node.get("Resources", {}) for node in ray.nodes() if node.get("Alive", True)]
+    most_cpus = max((node.get("CPU", 0) for node in nodes), default=0)
+    if cpus_per_worker > most_cpus:
+        raise ClusterError(
+            f"--cpus-per-worker {cpus_per_worker:g}: no node of the cluster has that many CPUs (the largest has "
+            f"{most_cpus:g}); ask for at most {most_cpus:g}"
+        )
+    gpus = sum(node.get("GPU", 0) for node in nodes)
+    if device == "cuda" and gpus < 1:
+        raise ClusterError("--device cuda: the cluster has no GPU; use --device cpu, or a cluster with GPUs")
+    if workers is None:
+        cpus = sum(node.get("CPU", 0) for node in nodes)
+        workers = int(gpus) if device == "cuda" else int(cpus // cpus_per_worker)
+    return max(1, workers)
+
+
 def _settings(
-    model, device, temperature, chroma_boost, size, fmt, compare, overwrite, batch_size, hints_file, saturation,
-    reach, reference, key_frames, smoothing, keep_partial, cpus_per_worker, destination,
-) -> tuple[WorkerSettings, dict]:  # fmt: skip
+    model, device: str, options: ColorizeOptions, cpus_per_worker: float, destination: Location
+) -> tuple[WorkerSettings, dict]:
     """The actors' settings (small files read here, once) and the fingerprint of everything that decides the
-    pixels (the manifest's settings key)."""
+    pixels (the manifest's settings key: `options.pixel_settings()`, with files by their content)."""
     import colorizer.training  # noqa: F401  registers the on-the-fly export of checkpoints (no torch until used)
     from colorizer.inference.photos import Colorizer
 
@@ -163,6 +198,7 @@ def _settings(
     checked = Colorizer(
         ModelSession(source, str(path), "cpu", threads=1)
     )  # it opens; its working size (not exported twice)
+    options = options.replace(size=options.size or checked.working_size)
     settings = WorkerSettings(
         roots=[],
         destination=destination,
@@ -172,18 +208,12 @@ def _settings(
         model_name=str(path),
         device=device,
         threads=max(1, math.floor(cpus_per_worker)),
-        temperature=temperature,
-        chroma_boost=chroma_boost,
-        size=size or checked.working_size,
-        fmt=fmt,
-        compare=compare,
-        overwrite=overwrite,
-        batch_size=batch_size,
-        saturation=saturation,
-        reach=reach,
-        smoothing=smoothing,
-        keep_partial=keep_partial,
+        options=options,
     )
+    hints_file, reference, key_frames = options.hints_file, options.reference, options.key_frames
+    sidecar = sidecar_path(path)
+    if model is not None and sidecar.is_file():  # what hints reach, learned for this model: part of its pixels
+        settings.alike = sidecar.read_bytes()
     if hints_file is not None:
         settings.hints, settings.hints_name = read_bytes(locate(hints_file)), str(hints_file)
     if reference is not None:
@@ -193,7 +223,7 @@ def _settings(
         settings.reference, settings.reference_name = read_bytes(locate(reference)), str(reference)
         try:  # checked here, before any work: a bad reference stops the run
             photo = read_photo(Path(str(reference)), data=settings.reference)
-            checked.reference(photo, settings.size, f"reference {reference}")
+            checked.reference(photo, options.size, f"reference {reference}")
         except ImageReadError as err:
             raise ClusterError(f"reference {reference}: {err}") from None
         except ReferenceError as err:
@@ -210,22 +240,21 @@ def _settings(
     def digest(data: bytes | None) -> str | None:
         return None if data is None else hashlib.sha256(data).hexdigest()
 
+    files = {"hints_file", "reference", "key_frames"}  # by their content, below, not by their names
     fingerprint = {
+        **{key: value for key, value in options.pixel_settings().items() if key not in files},
         "model": digest(model_bytes),
-        "temperature": temperature,
-        "chroma_boost": chroma_boost,
-        "size": settings.size,
-        "format": fmt,
-        "compare": compare,
-        "saturation": saturation,
-        "reach": reach,
+        "alike": digest(settings.alike if model is not None else _bundled_alike()),
         "hints": digest(settings.hints),
         "reference": digest(settings.reference),
         "key_frames": [(frame, digest(data)) for frame, _, data in settings.key_frames],
-        "smoothing": smoothing,
-        "keep_partial": keep_partial,
     }
     return settings, fingerprint
+
+
+def _bundled_alike() -> bytes | None:
+    sidecar = sidecar_path(BUNDLED_MODEL)
+    return sidecar.read_bytes() if sidecar.is_file() else None
 
 
 def _roots(inputs: list[str], destination: Location, summary: ClusterSummary) -> tuple[list, list]:
@@ -259,18 +288,25 @@ def _roots(inputs: list[str], destination: Location, summary: ClusterSummary) ->
             continue
         location = locate(spec)
         kind = info(location).type.name
+        both_local = location.is_local and destination.is_local
         if kind == "Directory":
             same_fs = location.fs.equals(destination.fs)
-            if same_fs and location.path.rstrip("/") == destination.path.rstrip("/"):
+            if (both_local and same_place(location.path, destination.path)) or (
+                same_fs and location.path.rstrip("/") == destination.path.rstrip("/")
+            ):
                 raise ClusterError(
                     f"--out {destination.uri} is the input folder {spec}: outputs would be written among the sources; "
                     "choose another folder"
                 )
-            if same_fs and destination.path.startswith(location.path.rstrip("/") + "/"):
+            if (both_local and is_inside(destination.path, location.path)) or (
+                same_fs and destination.path.startswith(location.path.rstrip("/") + "/")
+            ):
                 summary.notes.append(f"{destination.uri} is inside the input folder {spec}: it is not searched")
             root_of(location, True)
-        elif kind == "File":
+        elif kind == "File" and (not location.is_local or entry_problem(location.path) is None):
             add_file(location)
+        elif location.is_local and os.path.islink(location.path):
+            summary.fail(spec, entry_problem(location.path) or "cannot be read")
         else:
             summary.fail(spec, "no such file or folder")
     return roots, singles
@@ -287,12 +323,20 @@ def _protected(hints_file, reference, key_frames) -> set[tuple[str, str]]:
     return protected
 
 
-def _listing(roots, singles, destination) -> Iterator[tuple[int, str, str]]:
-    """(root index, path below it, its own hints file or "") of every photo and video, folder by folder."""
+def _listing(roots, singles, destination, summary) -> Iterator[tuple[int, str, str]]:
+    """(root index, path below it, its own hints file or "") of every photo and video, folder by folder; photos and
+    videos that cannot be read (dangling links, link loops, devices) are failures, folders reached twice notes."""
+
+    def problem(path: str, reason: str) -> None:
+        if path.lower().endswith(MEDIA):
+            summary.fail(path, reason)
+        elif os.path.isdir(path):
+            summary.notes.append(f"{path}: {reason}")
+
     for number, (root, is_folder) in enumerate(roots):
         if not is_folder:
             continue
-        for folder, names in walk(root, exclude=destination):
+        for folder, names in walk(root, exclude=destination, on_problem=problem):
             present = set(names)
             for name in names:
                 if not name.lower().endswith(MEDIA):
@@ -305,6 +349,35 @@ def _listing(roots, singles, destination) -> Iterator[tuple[int, str, str]]:
         root = roots[number][0]
         there = not is_video(name) and info(root.child(sidecar)).type.name == "File"
         yield number, name, sidecar if there else ""
+
+
+class SourceGuard:
+    """The source-protection rule of `colorizer.sources` for a listing streamed folder by folder (no set of every
+    source is held): an output on a local disk is refused when its real path is its source's, a single file named as
+    an input, or an existing file inside an input folder that the walk went through: a source, however spelled."""
+
+    def __init__(self, roots, singles, destination: Location):
+        self.local = destination.is_local
+        self.destination = real(destination.path) if self.local else ""
+        self.folders = [real(root.path) for root, is_folder in roots if is_folder and root.is_local]
+        self.singles = {
+            real(roots[number][0].child(name).path) for number, name in singles if roots[number][0].is_local
+        }
+
+    def writes_over_source(self, output: Location, source: Location) -> str:
+        if not self.local:
+            return ""
+        target = real(output.path)
+        if source.is_local and target == real(source.path):
+            return f"its output {output.uri} is the source itself (through a link): sources are never modified"
+        if target in self.singles:
+            return f"its output {output.uri} is another input: sources are never modified"
+        for folder in self.folders:  # a destination inside an input folder is left out of its walk: no source there
+            inside = target.startswith(folder.rstrip(os.sep) + os.sep)
+            walked = not is_inside(self.destination, folder)
+            if inside and walked and os.path.lexists(target):
+                return f"its output {output.uri} is a file of an input folder: sources are never modified"
+        return ""
 
 
 def _blocks(roots, singles, destination, fmt, protected, done, workers, summary, ray) -> tuple[list, list, int, int]:
@@ -328,16 +401,19 @@ def _blocks(roots, singles, destination, fmt, protected, done, workers, summary,
 
     pending: list[tuple] = []
     count = 0
-    for number, relative, hints in _listing(roots, singles, destination):
+    guard = SourceGuard(roots, singles, destination)
+    for number, relative, hints in _listing(roots, singles, destination, summary):
         root = roots[number][0]
         source = root.child(relative)
-        if source.uri in done:
-            summary.done_before += 1
-            continue
         output = destination.child(output_name(Path(relative), output_format(relative, fmt, False)).as_posix())
+        if done.get(source.uri) == output.uri and info(output).type.name == "File":
+            summary.done_before += 1  # this run's settings wrote it last, and it is there
+            continue
         problem = ""
         if output.fs.equals(source.fs) and output.path == source.path:
             problem = "its output would replace it: sources are never modified"
+        elif guard.writes_over_source(output, source):
+            problem = guard.writes_over_source(output, source)
         elif (output.fs.type_name, output.path) in protected:
             problem = f"its output {output.uri} would replace a file this run reads: never modified"
         elif output.path in claimed:

@@ -72,10 +72,24 @@ def info(location: Location) -> pafs.FileInfo:
         raise StorageError(f"{location.uri}: {err}") from None
 
 
-def walk(location: Location, exclude: Location | None = None) -> Iterator[tuple[str, list[str]]]:
+def walk(
+    location: Location, exclude: Location | None = None, on_problem: Callable[[str, str], None] | None = None
+) -> Iterator[tuple[str, list[str]]]:
     """(folder relative to `location`, sorted names of the files in it) for `location` and every folder below it,
     one folder at a time (what is held is one folder's listing, not the tree's), leaving out `exclude` (the output
-    folder inside an input folder) and everything under it."""
+    folder inside an input folder) and everything under it. On a local disk this is the local engine's walk
+    (`colorizer.sources.walk_folder`: links followed, each real folder once, unreadable entries named to
+    `on_problem(path, reason)`)."""
+    if location.is_local:
+        from colorizer.sources import walk_folder
+
+        root = Path(location.path)
+        excluded = exclude.path if exclude is not None and exclude.is_local else None
+        report = None if on_problem is None else (lambda path, reason: on_problem(str(path), reason))
+        for folder, names in walk_folder(root, excluded, report):
+            relative = os.path.relpath(folder, root)
+            yield ("" if relative == "." else relative.replace(os.sep, "/")), names
+        return
     skip = exclude.path.rstrip("/") if exclude is not None and exclude.fs.equals(location.fs) else None
     root = location.path.rstrip("/")
     folders = [root]

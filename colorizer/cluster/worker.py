@@ -26,12 +26,13 @@ import numpy as np
 from colorizer.cluster.storage import Location, StorageError, info, local_copy, publish, read_bytes
 from colorizer.figures import save_comparison
 from colorizer.images import ImageReadError, Photo, atomic_save, read_photo
+from colorizer.inference.alike import sidecar_path
 from colorizer.inference.batch import output_format, output_name
 from colorizer.inference.color import gray_preview
 from colorizer.inference.formats import SAVE_OPTIONS, size_problem
 from colorizer.inference.hints import HintError, parse_hints
+from colorizer.inference.options import ColorizeOptions
 from colorizer.inference.photos import Colorizer, ReferenceError, with_alpha, working_shape
-from colorizer.inference.temporal import DEFAULT_SMOOTHING
 from colorizer.inference.video import VideoError, colorize_video, is_video
 
 THREADS = 4  # photos read, decoded, encoded and written at once around the network, per actor
@@ -50,22 +51,13 @@ class WorkerSettings:
     model_name: str = "the bundled model"
     device: str = "cpu"
     threads: int | None = None
-    temperature: float | None = None
-    chroma_boost: float | None = None
-    size: int | None = None
-    fmt: str | None = None
-    compare: bool = False
-    overwrite: bool = False
-    batch_size: int = 4
-    saturation: float = 1.0
-    reach: float | None = None
+    options: ColorizeOptions = field(default_factory=ColorizeOptions)  # the colour settings, as the local engine's
     hints: bytes | None = None  # --hints: for every photo without its own NAME.hints.json
     hints_name: str = ""
     reference: bytes | None = None
     reference_name: str = ""
+    alike: bytes | None = None  # the model's learned "alike" (MODEL.alike.json), travelling with it
     key_frames: list[tuple[str, str, bytes]] = field(default_factory=list)  # (frame, file name, bytes)
-    smoothing: float = DEFAULT_SMOOTHING
-    keep_partial: bool = False
 
 
 @dataclass
@@ -90,11 +82,11 @@ class ColorizeWorker:
         self.colorizer = Colorizer.load(
             self._model_path(settings),
             device=settings.device,
-            temperature=settings.temperature,
-            chroma_boost=settings.chroma_boost,
+            temperature=settings.options.temperature,
+            chroma_boost=settings.options.chroma_boost,
             threads=settings.threads,
         )
-        self.size = settings.size or self.colorizer.working_size
+        self.size = settings.options.size or self.colorizer.working_size
         self.reference = None
         if settings.reference is not None:
             photo = read_photo(Path(settings.reference_name), data=settings.reference)
@@ -115,6 +107,8 @@ class ColorizeWorker:
         self._model_folder = tempfile.TemporaryDirectory(prefix="colorizer-model-")
         path = Path(self._model_folder.name) / "model.onnx"
         path.write_bytes(settings.model)
+        if settings.alike is not None:  # beside the model, as the local engine finds it (tied to the same SHA-256)
+            sidecar_path(path).write_bytes(settings.alike)
         return path
 
     def _materialise_key_frames(self, key_frames: list[tuple[str, str, bytes]]) -> list[str]:
@@ -146,7 +140,7 @@ class ColorizeWorker:
         settings = self.settings
         relative = str(row["relative"])
         source = settings.roots[int(row["root"])].child(relative)
-        fmt = output_format(relative, settings.fmt, has_alpha=False)
+        fmt = output_format(relative, settings.options.fmt, has_alpha=False)
         output = settings.destination.child(output_name(Path(relative), fmt).as_posix())
         item = _Item(dict(row), source, output, time.perf_counter(), fmt=fmt)
         if row.get("problem"):  # found wrong on the driver (e.g. its output would replace a source)
@@ -179,7 +173,7 @@ class ColorizeWorker:
         if found.mtime_ns is not None and found.mtime_ns >= self.marker_time:
             self._done(item, "written", found.size or 0, "written by an earlier attempt of this run", output)
             return True
-        if not self.settings.overwrite:
+        if not self.settings.options.overwrite:
             self._done(item, "exists", error="exists (pass --overwrite to replace it)", output=output)
             return True
         return False
@@ -196,7 +190,7 @@ class ColorizeWorker:
                 continue
             shape = working_shape(*item.photo.pixels.shape[:2], self.size)
             if pending and (
-                len(pending) == self.settings.batch_size
+                len(pending) == self.settings.options.batch_size
                 or working_shape(*pending[0].photo.pixels.shape[:2], self.size) != shape
             ):
                 writes += self._predict(pending)
@@ -222,8 +216,10 @@ class ColorizeWorker:
         except (ImageReadError, StorageError, HintError, OSError) as err:
             self._done(item, "failed", error=str(err))
             return False
-        item.fmt = output_format(item.row["relative"], settings.fmt, item.photo.alpha is not None)
-        if item.fmt != output_format(item.row["relative"], settings.fmt, False):  # alpha: PNG where fmt can't hold it
+        item.fmt = output_format(item.row["relative"], settings.options.fmt, item.photo.alpha is not None)
+        if item.fmt != output_format(
+            item.row["relative"], settings.options.fmt, False
+        ):  # alpha: PNG where fmt can't hold it
             item.output = settings.destination.child(output_name(Path(item.row["relative"]), item.fmt).as_posix())
             if self._already_there(item, item.output):
                 return False
@@ -255,10 +251,17 @@ class ColorizeWorker:
         settings, photo = self.settings, item.photo
         try:
             ab = self.colorizer.steer(
-                network_input, ab, item.hints, photo.size, settings.saturation, self.reference, features, settings.reach
+                network_input,
+                ab,
+                item.hints,
+                photo.size,
+                settings.options.saturation,
+                self.reference,
+                features,
+                settings.options.reach,
             )
             coloured = self.colorizer.recombine(photo.pixels, ab)
-            if settings.compare:  # before the output: an output that exists means its figure does too
+            if settings.options.compare:  # before the output: an output that exists means its figure does too
                 figure = item.output.sibling(f"{PurePosixPath(item.output.path).stem}_compare.png")
                 rows = [[photo.rgb, gray_preview(photo.pixels), coloured]]
                 publish(figure, lambda path: save_comparison(rows, path))
@@ -287,10 +290,10 @@ class ColorizeWorker:
                         local,
                         path,
                         self.size,
-                        settings.smoothing,
+                        settings.options.smoothing,
                         overwrite=True,  # the destination was checked above; here it is this task's own file
                         progress=False,
-                        keep_partial=settings.keep_partial,
+                        keep_partial=settings.options.keep_partial,
                         key_frames=self.key_frames,
                     )
 

@@ -49,6 +49,9 @@ FEATURE_BANDWIDTH = (0.088, 2.0)
 SPATIAL_BANDWIDTH = (0.33, 3.0)
 CUTOFF = 0.1  # a kernel's weights below this count as nothing (a compact kernel: alike or not, no faint tint)
 LEARNED_FORMAT, LEARNED_VERSION = "colorizer-alike", 1
+MAX_LEARNED_DIMS = 64  # a learned description has 16; more is a tampered file that would cost seconds and GBs
+MAX_LEARNED_BRACKETS = 1000  # "[" in the whole file (16 dimensions need about 40)
+LEARNED_SCALE_RANGE = (1e-3, 1e3)  # fitted scales are near 1 (the bundled model's: 0.63)
 PIXEL_INPUTS = (0, 1, 2, 5, 6)  # the columns of `pixel_features` a learned description reads: L, around, texture, a, b
 
 
@@ -87,12 +90,24 @@ class LearnedAlike:
         )
 
     @classmethod
-    def from_json(cls, text: str, name: str = "alike description") -> LearnedAlike:
-        """Parse (JSON only: loading never executes code); ValueError naming what is wrong."""
+    def from_json(cls, text: str, name: str = "alike description", feature_channels: int | None = None) -> LearnedAlike:
+        """Parse (JSON only: loading never executes code); ValueError naming what is wrong. Checked before use: its
+        nesting, its shapes (against the model's `feature_channels` where known), at most MAX_LEARNED_DIMS
+        dimensions, finite weights, and a scale (a JSON number) within LEARNED_SCALE_RANGE."""
+        if text.count("[") > MAX_LEARNED_BRACKETS or max_nesting(text) > 8:
+            raise ValueError(f"{name}: not a readable learned description (nested too deep or too large)")
         try:
             raw = json.loads(text)
-            if raw.get("format") != LEARNED_FORMAT or raw.get("version", 0) > LEARNED_VERSION:
+            if not isinstance(raw, dict):
+                raise ValueError("not a JSON object")
+            if (
+                raw.get("format") != LEARNED_FORMAT
+                or not isinstance(raw.get("version", 0), int)
+                or raw.get("version", 0) > LEARNED_VERSION
+            ):
                 raise ValueError(f"not a {LEARNED_FORMAT} file of version <= {LEARNED_VERSION}")
+            if isinstance(raw["scale"], bool) or not isinstance(raw["scale"], (int, float)):
+                raise ValueError(f"its scale is {raw['scale']!r}, not a number")
             learned = cls(
                 np.asarray(raw["feature_weights"], np.float32),
                 np.asarray(raw["pixel_weights"], np.float32),
@@ -100,17 +115,27 @@ class LearnedAlike:
                 float(raw["scale"]),
                 str(raw.get("about", "")),
             )
-        except (ValueError, KeyError, TypeError, AttributeError) as err:
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as err:
             raise ValueError(f"{name}: not a readable learned description ({err})") from None
         dims = learned.bias.shape
         if (
-            learned.feature_weights.ndim != 2
+            learned.bias.ndim != 1
+            or learned.feature_weights.ndim != 2
             or learned.feature_weights.shape[0] != dims[0]
             or learned.pixel_weights.shape != (dims[0], len(PIXEL_INPUTS))
-            or not learned.scale > 0
             or not all(np.isfinite(a).all() for a in (learned.feature_weights, learned.pixel_weights, learned.bias))
         ):
             raise ValueError(f"{name}: its weights have the wrong shapes or are not finite numbers")
+        if feature_channels is not None and learned.feature_weights.shape[1] != feature_channels:
+            raise ValueError(
+                f"{name}: its weights take {learned.feature_weights.shape[1]} features, the model gives "
+                f"{feature_channels}"
+            )
+        if not 1 <= dims[0] <= MAX_LEARNED_DIMS:
+            raise ValueError(f"{name}: {dims[0]} dimensions, where at most {MAX_LEARNED_DIMS} are read")
+        low, high = LEARNED_SCALE_RANGE
+        if not low <= learned.scale <= high:
+            raise ValueError(f"{name}: its scale {learned.scale!r} is outside {low:g} to {high:g}")
         return learned
 
 
@@ -127,7 +152,19 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_learned(model: Path) -> LearnedAlike | None:
+def max_nesting(text: str) -> int:
+    """How deep the brackets of a JSON text go (counted before parsing it, so a hostile file cannot recurse)."""
+    depth = deepest = 0
+    for char in text:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def load_learned(model: Path, feature_channels: int | None = None) -> LearnedAlike | None:
     """The learned description beside `model` if there is one and it was fitted for this very model (its SHA-256);
     otherwise None (a warning says why when a file is there but cannot be used): hints then use the hand-weighted
     description."""
@@ -136,7 +173,7 @@ def load_learned(model: Path) -> LearnedAlike | None:
         return None
     try:
         text = path.read_text(encoding="utf-8")
-        learned = LearnedAlike.from_json(text, str(path))
+        learned = LearnedAlike.from_json(text, str(path), feature_channels)
         fitted_for = json.loads(text).get("model_sha256")
     except (OSError, UnicodeDecodeError, ValueError) as err:
         warnings.warn(f"{err}; hints use the hand-weighted description", stacklevel=2)
@@ -153,7 +190,8 @@ def load_learned(model: Path) -> LearnedAlike | None:
 
 def check_reach(reach) -> float:
     """A reach as a float in [0, 1]; a clear ValueError otherwise (every interface calls this)."""
-    if isinstance(reach, bool) or not isinstance(reach, (int, float)) or not 0 <= reach <= 1:
+    number = isinstance(reach, (int, float, np.integer, np.floating)) and not isinstance(reach, (bool, np.bool_))
+    if not number or not 0 <= float(reach) <= 1:
         raise ValueError(f"reach must be a number from 0 (this object) to 1 (everything alike), got {reach!r}")
     return float(reach)
 
@@ -176,6 +214,13 @@ def describe(
     encoder's main components in units of their root mean square."""
     pixels = pixel_features(lightness, network_ab)  # L, context, texture, x, y, a, b
     position = pixels[..., 3:5]
+    if learned is not None and features is not None and learned.feature_weights.shape[1] != features.shape[0]:
+        warnings.warn(
+            f"the learned alike description takes {learned.feature_weights.shape[1]} features, the model gives "
+            f"{features.shape[0]}; hints use the hand-weighted description",
+            stacklevel=2,
+        )
+        learned = None
     if learned is not None and features is not None:
         return np.concatenate([position, learned.embed(lightness, network_ab, features)], -1).astype(np.float32)
     looks = pixels[..., PIXEL_INPUTS] / np.array([SCALES[i] for i in PIXEL_INPUTS], np.float32)

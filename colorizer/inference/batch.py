@@ -26,10 +26,11 @@ from colorizer.inference.color import gray_preview
 from colorizer.inference.formats import FORMAT_OF_SUFFIX, FORMATS, KEEPS_ALPHA, SAVE_OPTIONS, size_problem
 from colorizer.inference.hints import HintError, hints_file_for, read_hints_file
 from colorizer.inference.keyframes import FrameSpec, KeyFrameError, KeyFrameSpec
-from colorizer.inference.photos import Colorizer, ReferenceError, check_working_size, with_alpha, working_shape
-from colorizer.inference.temporal import DEFAULT_SMOOTHING
+from colorizer.inference.options import ColorizeOptions
+from colorizer.inference.photos import Colorizer, ReferenceError, with_alpha, working_shape
 from colorizer.inference.video import VIDEO_EXTENSIONS, VideoError, colorize_video, export_frames, is_video
 from colorizer.progress import progress_bar
+from colorizer.sources import entry_problem, is_inside, real, same_place
 
 READ_AHEAD = 4  # photos decoded ahead of the network
 WRITE_BEHIND = 4  # outputs being recombined and written behind it
@@ -54,29 +55,42 @@ class Summary:
 
 
 def collect_jobs(inputs: list[str], out_dir: Path, summary: Summary) -> list[Job]:
-    """Files, folders (recursive, DIR itself excluded) and globs -> jobs; names that match nothing are failures."""
+    """Files, folders (recursive, DIR itself excluded, links followed, each real folder once) and globs -> jobs;
+    names that match nothing, and files that cannot be read (dangling links, link loops, devices), are failures."""
     jobs = []
-    out_resolved = out_dir.resolve()
+    media = IMAGE_EXTENSIONS + VIDEO_EXTENSIONS
     for spec in inputs:
         path = Path(spec)
-        if path.is_dir() and path.resolve() == out_resolved:
+        if path.is_dir() and same_place(path, out_dir):
             raise BatchError(
                 f"--out {out_dir} is the input folder {spec}: outputs would be written among the sources; choose "
                 "another folder"
             )
-        if path.is_dir() and path.resolve() in out_resolved.parents:
+        if path.is_dir() and is_inside(out_dir, path):
             summary.notes.append(f"{out_dir} is inside the input folder {spec}: it is not searched for photos")
         if path.is_dir():
-            found = find_images(path, exclude=out_dir, extensions=IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)
+            problems: list[tuple[Path, str]] = []
+            found = find_images(path, exclude=out_dir, extensions=media, problems=problems)
             jobs += [Job(f, f.relative_to(path)) for f in found]
+            for where, reason in problems:
+                if os.path.isdir(where):
+                    summary.notes.append(f"{where}: {reason}")
+                else:
+                    summary.failed.append({"source": str(where), "reason": reason})
         elif path.is_file():
             jobs.append(Job(path, Path(path.name)))
         elif any(c in spec for c in "*?["):
             matches = [Path(m) for m in sorted(glob.glob(spec, recursive=True))]
-            media = IMAGE_EXTENSIONS + VIDEO_EXTENSIONS
-            jobs += [Job(m, Path(m.name)) for m in matches if m.is_file() and m.suffix.lower() in media]
+            for match in (m for m in matches if m.suffix.lower() in media and not m.is_dir()):
+                reason = entry_problem(match)
+                if reason is None:
+                    jobs.append(Job(match, Path(match.name)))
+                else:
+                    summary.failed.append({"source": str(match), "reason": reason})
             if not matches:
                 summary.failed.append({"source": spec, "reason": "no file matches this pattern"})
+        elif os.path.islink(path):
+            summary.failed.append({"source": spec, "reason": entry_problem(path) or "cannot be read"})
         else:
             summary.failed.append({"source": spec, "reason": "no such file or folder"})
     return jobs
@@ -123,34 +137,33 @@ def colorize_paths(
     colorizer: Colorizer,
     inputs: list[str],
     out_dir: Path,
-    size: int | None = None,
-    fmt: str | None = None,
-    compare: bool = False,
-    overwrite: bool = False,
-    batch_size: int = 4,
-    progress: bool = True,
-    smoothing: float = DEFAULT_SMOOTHING,
-    hints_file: Path | None = None,
-    saturation: float = 1.0,
-    keep_partial: bool = False,
-    reference=None,
-    key_frames: list | None = None,
-    frames: list | None = None,
-    reach: float | None = None,
+    options: ColorizeOptions | None = None,
+    **settings,
 ) -> Summary:
-    """Colourise every photo and video that `inputs` name into `out_dir`. Returns what was written, skipped and
-    failed. A photo's own NAME.hints.json beside it gives its colour hints, else `hints_file` (if any).
+    """Colourise every photo and video that `inputs` name into `out_dir`, as `options` say (or the same settings
+    as keywords: `ColorizeOptions`' fields). Returns what was written, skipped and failed. A photo's own
+    NAME.hints.json beside it gives its colour hints, else `options.hints_file` (if any).
 
     reference: a colour photo the photos take their colours from where their content matches (checked first: a bad
     one is a BatchError). key_frames: ["FRAME=IMAGE", ...] for the one video among the inputs. frames: ["120",
     "12.5s", ...]: instead of colourising the videos, write those frames of each as NAME.frame-N.png (coloured by
     the model alone), to colour on the page and bring back as key frames. size: the network's working size (longer
-    side), by default the model's."""
-    out_dir, summary = Path(out_dir), Summary()
+    side), by default the model's. A setting out of range is a BatchError naming it."""
     try:
-        size = check_working_size(size) or colorizer.working_size
-    except ValueError as err:
+        options = ColorizeOptions(**settings) if options is None else options.replace(**settings)
+    except (TypeError, ValueError) as err:
         raise BatchError(str(err)) from None
+    size, fmt, compare, overwrite = options.size, options.fmt, options.compare, options.overwrite
+    batch_size, progress, smoothing, hints_file = (
+        options.batch_size,
+        options.progress,
+        options.smoothing,
+        options.hints_file,
+    )
+    saturation, keep_partial, reference = options.saturation, options.keep_partial, options.reference
+    key_frames, frames, reach = options.key_frames, options.frames, options.reach
+    out_dir, summary = Path(out_dir), Summary()
+    size = size or colorizer.working_size
     jobs = collect_jobs(inputs, out_dir, summary)
     videos_named = [job for job in jobs if is_video(job.source)]
     if key_frames and len(videos_named) != 1:
@@ -166,7 +179,8 @@ def colorize_paths(
         raise BatchError(str(err)) from None
     # Files the run reads besides its sources: never written to, whatever the flags (resolved: ./a.png, /x/a.png
     # and a symlink to it are one file).
-    protected = {path.resolve(): what for path, what in _read_only_files(hints_file, reference, key_frames)}
+    protected = {real(path): what for path, what in _read_only_files(hints_file, reference, key_frames)}
+    sources = {real(job.source) for job in jobs}  # no output may land on any of them, its own or another's
     if reference is not None:
         try:
             reference = colorizer.reference(reference, size)
@@ -179,12 +193,16 @@ def colorize_paths(
     todo, claimed = [], set()
     for job in jobs:
         destination = _destination(out_dir, job, output_format(job.source, fmt, has_alpha=False))
-        target = destination.resolve()
-        if target == job.source.resolve():
+        target = real(destination)
+        if target == real(job.source):
             summary.failed.append(
                 {"source": str(job.source), "reason": "its output would replace it: sources are never modified"}
             )
-        elif target in protected or target == hints_file_for(job.source).resolve():
+        elif target in sources:
+            summary.failed.append(
+                {"source": str(job.source), "reason": f"its output {destination} is another source: never modified"}
+            )
+        elif target in protected or target == real(hints_file_for(job.source)):
             what = protected.get(target, "its own hints file")
             summary.failed.append(
                 {"source": str(job.source), "reason": f"its output {destination} would replace {what}: never modified"}

@@ -269,16 +269,25 @@ def create_app(colorizer: Colorizer, limits: ServeLimits | None = None) -> FastA
             int | None,
             Query(ge=64, le=2048, description="working size of the network (longer side; default: the model's)"),
         ] = None,
-        temperature: Annotated[float | None, Query(gt=0, le=2, description="classification: lower = vivid")] = None,
+        temperature: Annotated[
+            float | None, Query(gt=0, le=2, allow_inf_nan=False, description="classification: lower = vivid")
+        ] = None,
         format: Annotated[str, Query(pattern="^(png|jpeg|webp)$", description="format of the result")] = "png",
         saturation: Annotated[
-            float, Query(ge=0, le=4, description="scale the colour: 1 = the model's, 0 = gray, 1.3 = more vivid")
+            float,
+            Query(
+                ge=0,
+                le=4,
+                allow_inf_nan=False,
+                description="scale the colour: 1 = the model's, 0 = gray, 1.3 = more vivid",
+            ),
         ] = 1.0,
         reach: Annotated[
             float | None,
             Query(
                 ge=0,
                 le=1,
+                allow_inf_nan=False,
                 description="how far a hint's colour goes beyond the object under it, to what looks alike: 0 = that "
                 f"object only, 1 = everything alike in the photo (default: {DEFAULT_REACH}; a hint's own wins)",
             ),

@@ -111,7 +111,9 @@ class ModelSession:
         # What "alike" means for hints, learned for this model (MODEL.alike.json beside it; `colorizer fit-alike`).
         from colorizer.inference.alike import load_learned
 
-        self.learned_alike = load_learned(model) if isinstance(model, Path) and self.has_features else None
+        features = next((o for o in self.session.get_outputs() if o.name == "features"), None)
+        channels = features.shape[1] if features is not None and isinstance(features.shape[1], int) else None
+        self.learned_alike = load_learned(model, channels) if isinstance(model, Path) and self.has_features else None
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str = "cpu", threads: int | None = None) -> ModelSession:

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DEFAULT_SMOOTHING = 0.9  # weight of the motion-compensated history where it holds (0: frame by frame)
+from colorizer.inference.options import DEFAULT_SMOOTHING  # noqa: F401  (re-exported: the video modules read it here)
+
 CUT_THRESHOLD = 14.0  # mean |L change| (LAB units, on a 64-px thumbnail) above which a frame starts a new scene
 MATCH_SIGMA = 5.0  # L units: how far the warped lightness may differ before the history is trusted less
 # DIS flow needs room for its patches and pyramid: on frames only a few dozen pixels high (a 2000x100 clip is 512x26

@@ -28,7 +28,7 @@ def _field(default, help: str, choices: tuple | None = None):
 ENCODERS = ("resnet18", "efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 SCHEDULES = ("constant", "cosine")
-LOSSES = ("mse", "huber", "classification")
+LOSSES = ("mse", "huber", "huber-colourful", "huber-rebalanced", "classification")
 LR_SCALINGS = ("none", "linear", "sqrt")
 PLACEMENTS = ("auto", "yes", "no")
 PAPER_BATCH = 15  # the batch the paper's learning rate belongs to: --lr-scaling scales from it
@@ -53,7 +53,12 @@ class TrainConfig:
         LR_SCALINGS,
     )
     warmup_epochs: float = _field(0.0, "raise the learning rate linearly over this many epochs, step by step")
-    loss: str = _field("mse", "mse (the paper), huber, or classification over ab bins (vivid colour)", LOSSES)
+    loss: str = _field(
+        "mse",
+        "mse (the paper), huber, huber-colourful (+ a colourfulness term), huber-rebalanced (rare colours weigh "
+        "more), or classification over ab bins (vivid colour)",
+        LOSSES,
+    )
     encoder: str = _field("resnet18", "encoder architecture", ENCODERS)
     pretrained: str = _field("none", "encoder weights: none, imagenet, or a path to a ResNet-18 state dict")
     init_from: str = _field(
@@ -88,6 +93,17 @@ class TrainConfig:
         0.0,
         "training crops of random scale (side in [size, (1 + J) x size]) and aspect ratio (3/4 to 4/3), resized to "
         "size; 0: plain random crops. Caches the training split at (1 + J) x size",
+    )
+    source_weights: str = _field(
+        "",
+        "weigh the training split's sources, NAME=WEIGHT,...: a source's share of an epoch is its photo count times "
+        "its weight (default 1; 0 leaves it out), e.g. cats-dogs=0.25,caltech101-faces=4",
+    )
+    epoch_images: int = _field(
+        0, "images per epoch, drawn by --source-weights (0: the training split's size); shorter epochs validate more"
+    )
+    val_images: int = _field(
+        0, "validate each epoch on this many photos of the validation split, evenly spread over it (0: all)"
     )
     freeze_encoder_epochs: int = _field(
         0, "keep the pretrained encoder fixed for this many first epochs (the decoder learns first; faster steps)"
@@ -134,6 +150,8 @@ class TrainConfig:
             "workers must be >= -1": self.workers >= -1,
             "scale-jitter must be between 0 and 2": 0 <= self.scale_jitter <= 2,
             "freeze-encoder-epochs must be >= 0": self.freeze_encoder_epochs >= 0,
+            "epoch-images must be >= 0": self.epoch_images >= 0,
+            "val-images must be >= 0": self.val_images >= 0,
             "ema-decay must be 0 (off) or between 0 and 1": self.ema_decay == 0 or 0 < self.ema_decay < 1,
             "patience must be >= 0": self.patience >= 0,
         }
@@ -157,6 +175,9 @@ RESUME_MUST_MATCH = (
     "scale_jitter",
     "freeze_encoder_epochs",
     "ema_decay",
+    "source_weights",
+    "epoch_images",
+    "val_images",
 )
 
 

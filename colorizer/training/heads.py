@@ -1,6 +1,10 @@
 """Output heads: what the network's last layer predicts, its loss, and how it becomes ab again.
 
-    regression      2 channels = ab / 110, MSE (the paper) or Huber loss.
+    regression      2 channels = ab / 110, MSE (the paper) or Huber loss; two Huber variants that commit to colour:
+                    "huber-colourful" adds a one-sided colourfulness term (each image's chroma spread and mean,
+                    penalised only where the prediction has less than the truth; ab clamped to the gamut's box),
+                    "huber-rebalanced" weighs each pixel by the rarity of its true colour (the classification
+                    head's rebalancing weights, capped at REBALANCE_CAP).
     classification  Q channels = logits over the in-gamut bins of a 10-unit ab grid (Zhang, Isola & Efros 2016):
                     soft-encoded targets (5 nearest bins, Gaussian sigma 5), class rebalancing from the training
                     set's smoothed colour prior (lambda 0.5), annealed-mean decoding at a temperature (0.38).
@@ -26,6 +30,8 @@ REBALANCE_LAMBDA = 0.5
 DEFAULT_TEMPERATURE = 0.38
 GRAY_THRESHOLD = 5.0  # images whose |a| and |b| stay below this everywhere carry no colour to learn
 HUBER_DELTA = 1.0 / AB_SCALE  # one ab unit (SIGGRAPH17), on the network's ab / 110 scale
+COLOURFUL_WEIGHT = 0.5  # the colourfulness term beside the Huber loss (both in ab units; DDColor's weight)
+REBALANCE_CAP = 10.0  # "huber-rebalanced": no pixel weighs more than this (rare colours are few and noisy)
 
 
 @functools.lru_cache(maxsize=1)
@@ -84,23 +90,47 @@ def prior_from_images(images, bins: torch.Tensor, step: int = 4) -> torch.Tensor
     return smoothed_prior(counts, bins)
 
 
-class RegressionHead:
-    """ab / 110 directly; loss 'mse' (the paper) or 'huber' (delta = 1 ab unit)."""
+def colourfulness_ab(ab: torch.Tensor) -> torch.Tensor:
+    """(B, 2, H, W) ab -> (B,) colourfulness in the ab plane (Hasler & Suesstrunk's form: spread + 0.3 x mean)."""
+    spread = ab.std(dim=(2, 3)).norm(dim=1)
+    mean = ab.mean(dim=(2, 3)).norm(dim=1)
+    return spread + 0.3 * mean
 
-    def __init__(self, loss: str = "mse"):
-        self.loss_name = loss
+
+class RegressionHead:
+    """ab / 110 directly; loss 'mse' (the paper), 'huber' (delta = 1 ab unit), or a Huber variant that commits to
+    colour ('huber-colourful', 'huber-rebalanced', which needs the training split's colour prior)."""
+
+    def __init__(self, loss: str = "mse", prior: torch.Tensor | None = None):
+        if loss == "huber-rebalanced" and prior is None:
+            raise ValueError("huber-rebalanced needs the training split's colour prior")
+        self.loss_name, self.prior = loss, None if prior is None else prior.float()
         self.out_channels = 2
+        if self.prior is not None:
+            self.bins = ab_bins()
+            weights = rebalancing_weights(self.prior).clamp(max=REBALANCE_CAP)
+            self.weights = weights / (self.prior * weights).sum()
 
     def loss(self, prediction: torch.Tensor, ab_norm: torch.Tensor) -> torch.Tensor:
-        if self.loss_name == "huber":
-            return F.huber_loss(prediction.float(), ab_norm, delta=HUBER_DELTA) / HUBER_DELTA
-        return F.mse_loss(prediction.float(), ab_norm)
+        prediction = prediction.float()
+        if self.loss_name == "mse":
+            return F.mse_loss(prediction, ab_norm)
+        huber = F.huber_loss(prediction, ab_norm, delta=HUBER_DELTA, reduction="none") / HUBER_DELTA
+        if self.loss_name == "huber-rebalanced":
+            pixel_weights = self.weights.to(ab_norm)[nearest_bin(ab_norm * AB_SCALE, self.bins)]  # (B, H, W)
+            return (huber * pixel_weights[:, None]).mean()
+        if self.loss_name == "huber-colourful":
+            # in ab units, as the Huber loss divided by its delta is for errors beyond one unit
+            deficit = (colourfulness_ab(ab_norm) - colourfulness_ab(prediction.clamp(-1, 1))) * AB_SCALE
+            return huber.mean() + COLOURFUL_WEIGHT * F.relu(deficit).mean()
+        return huber.mean()
 
     def decode(self, prediction: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
         return prediction.float()
 
     def state(self) -> dict:
-        return {"kind": "regression", "loss": self.loss_name}
+        state = {"kind": "regression", "loss": self.loss_name}
+        return state if self.prior is None else {**state, "prior": self.prior}
 
 
 class ClassificationHead:
@@ -132,5 +162,5 @@ class ClassificationHead:
 def head_from_state(state: dict | None):
     """Rebuild the head a checkpoint recorded (checkpoints without one are the paper's MSE regression)."""
     if not state or state["kind"] == "regression":
-        return RegressionHead((state or {}).get("loss", "mse"))
+        return RegressionHead((state or {}).get("loss", "mse"), (state or {}).get("prior"))
     return ClassificationHead(state["bins"], state["prior"], state["temperature"])

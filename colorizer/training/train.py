@@ -42,6 +42,7 @@ from colorizer.training.ema import WeightAverage
 from colorizer.training.heads import ClassificationHead, RegressionHead, ab_bins, head_from_state, prior_from_images
 from colorizer.training.hints import hint_generator, simulate_hints
 from colorizer.training.model import HINT_LR_FACTOR, build_model, is_hint_parameter, load_without_hints
+from colorizer.training.sampling import SamplingError, SourceSampler, parse_source_weights
 
 # A validation loss counts as better (for --patience) when it beats the best by more than this fraction of it.
 PLATEAU_TOLERANCE = 1e-3
@@ -123,7 +124,7 @@ def setup(cfg: TrainConfig) -> Context:
 class SkipSampler(Sampler):
     """Yields its sampler's indices after skipping the first `skip` (to resume mid-epoch on the same order)."""
 
-    def __init__(self, sampler: DistributedSampler):
+    def __init__(self, sampler: DistributedSampler | SourceSampler):
         self.sampler, self.skip = sampler, 0
 
     def __iter__(self):
@@ -353,7 +354,16 @@ def make_loaders(cfg: TrainConfig, ctx: Context):
         cfg.data, "train", cfg.size, output="rgb", seed=cfg.seed, progress=False, scale_jitter=cfg.scale_jitter
     )
     val_set = ColorizationDataset(cfg.data, "val", cfg.size, output="rgb", progress=False)
-    sampler = SkipSampler(DistributedSampler(train_set, ctx.world_size, ctx.rank, shuffle=True, seed=cfg.seed))
+    if cfg.source_weights or cfg.epoch_images:
+        try:
+            weights = parse_source_weights(cfg.source_weights)
+            sources = [record.get("source_name") or "all" for record in train_set.records]
+            epoch_sampler = SourceSampler(sources, weights, cfg.epoch_images, ctx.world_size, ctx.rank, cfg.seed)
+        except SamplingError as err:
+            raise TrainError(str(err)) from None
+    else:
+        epoch_sampler = DistributedSampler(train_set, ctx.world_size, ctx.rank, shuffle=True, seed=cfg.seed)
+    sampler = SkipSampler(epoch_sampler)
     workers = cfg.workers if cfg.workers >= 0 else default_workers(ctx)
     common = dict(num_workers=workers, pin_memory=ctx.device.type == "cuda", persistent_workers=workers > 0)
     if workers > 0:
@@ -367,7 +377,10 @@ def make_loaders(cfg: TrainConfig, ctx: Context):
         train_loader = DeviceBatches(DeviceCrops(train_set, ctx.device), sampler, cfg.batch_size)
     else:
         train_loader = DataLoader(train_set, cfg.batch_size, sampler=sampler, **common)
-    val_share = Subset(val_set, range(ctx.rank, len(val_set), ctx.world_size))
+    validated = range(len(val_set))
+    if 0 < cfg.val_images < len(val_set):  # a fixed subset, evenly spread (the same every epoch and every resume)
+        validated = np.unique(np.linspace(0, len(val_set) - 1, cfg.val_images).round().astype(int)).tolist()
+    val_share = Subset(val_set, validated[ctx.rank :: ctx.world_size])
     val_loader = DataLoader(val_share, cfg.batch_size, **common)
     samples = torch.stack([val_set[i] for i in range(min(cfg.samples, len(val_set)))])
     return train_set, sampler, train_loader, val_loader, samples
@@ -392,10 +405,12 @@ def build_head(cfg: TrainConfig, train_set: ColorizationDataset, resume_from: di
     """The run's output head; a classification head's colour prior comes from the training split itself."""
     if resume_from is not None:
         return head_from_state(resume_from.get("head"))
-    if cfg.loss != "classification":
+    if cfg.loss not in ("classification", "huber-rebalanced"):
         return RegressionHead(cfg.loss)
     bins = ab_bins()
     images = (train_set.content(i) for i in range(len(train_set)))
+    if cfg.loss == "huber-rebalanced":
+        return RegressionHead(cfg.loss, prior_from_images(images, bins))
     return ClassificationHead(bins, prior_from_images(images, bins))
 
 
@@ -450,9 +465,13 @@ def _train(cfg: TrainConfig, ctx: Context) -> dict:
     scaler = torch.amp.GradScaler(ctx.device.type, enabled=ctx.autocast_dtype == torch.float16)
     start_epoch, state, best, since_best = 0, EpochState(), math.inf, 0
     if resume_from is not None:
-        unwrap(model).load_state_dict(resume_from["model"])
-        optimizer.load_state_dict(resume_from["optimizer"])
-        scaler.load_state_dict(resume_from["scaler"])
+        unwrap(model).load_state_dict(resume_from["model"])  # bfloat16 weights of a session's progress are cast
+        if resume_from.get("weights_only"):  # `session_checkpoint`: the same epoch and photos, Adam starts afresh
+            if ctx.is_main:
+                print("resuming from weights alone: the optimizer's moments start afresh", file=sys.stderr)
+        else:
+            optimizer.load_state_dict(resume_from["optimizer"])
+            scaler.load_state_dict(resume_from["scaler"])
         start_epoch, state, best, since_best = (
             resume_from["epoch"],
             EpochState(**resume_from["epoch_state"]),
@@ -461,7 +480,7 @@ def _train(cfg: TrainConfig, ctx: Context) -> dict:
         )
         torch.set_rng_state(resume_from["rng"])
     average = WeightAverage(unwrap(model), cfg.ema_decay) if cfg.ema_decay else None
-    if average is not None and resume_from is not None:
+    if average is not None and resume_from is not None and "ema" in resume_from:
         average.load_state_dict(resume_from["ema"])
     if cfg.freeze_encoder_epochs and ctx.world_size > 1:
         raise TrainError("--freeze-encoder-epochs is for single-process training (DDP needs a fixed set of weights)")

@@ -25,7 +25,7 @@ if [ ! -f "$MORE/finished.json" ]; then
   exit 1
 fi
 if [ ! -f "$MORE/best.pt" ]; then
-  echo "$MORE/best.pt is missing: restore it from recipes/pool/progress/best.pt (train.sh does on a fresh run folder)" >&2
+  echo "$MORE/best.pt is missing: stage 4 is finished and its best weights are the bundled network (recipes/bundled-model.pt); its resume files left the tree" >&2
   exit 1
 fi
 

@@ -52,15 +52,12 @@ fi
 # bundled network (stage 3's best). Its progress is committed (recipes/pool/save_progress.sh) and restored here.
 MORE=$WORK/384-more
 PROGRESS=recipes/pool/progress
-if [ ! -f "$MORE/last.pt" ] && [ -f "$PROGRESS/last.pt" ]; then
+# Stage 4 is finished (its log and finished.json stay in recipes/pool/progress/; its best weights are the bundled
+# network, recipes/bundled-model.pt); its 28-MB resume checkpoint was taken out of the tree once it was.
+if [ ! -f "$MORE/log.jsonl" ] && [ -f "$PROGRESS/finished.json" ]; then
   mkdir -p "$MORE"
-  cp "$PROGRESS/last.pt" "$MORE/last.pt"
-  if [ -f "$PROGRESS/best.pt" ]; then  # the best epoch so far, stored as its difference from that last.pt
-    "$PYTHON" -c 'import sys; from colorizer.training.checkpoint import restore_best; restore_best(*sys.argv[1:])' \
-      "$PROGRESS/best.pt" "$PROGRESS/last.pt" "$MORE/best.pt"
-  fi
-  [ -f "$PROGRESS/log.jsonl" ] && cp "$PROGRESS/log.jsonl" "$MORE/log.jsonl"
-  [ -f "$PROGRESS/finished.json" ] && cp "$PROGRESS/finished.json" "$MORE/finished.json"
+  cp "$PROGRESS/log.jsonl" "$MORE/log.jsonl"
+  cp "$PROGRESS/finished.json" "$MORE/finished.json"
 fi
 # stage 3's best: recipes/bundled-model.pt until stage 4 itself was bundled (as of commit 52abdd2), or this run's own
 INIT_MORE=recipes/bundled-model.pt
