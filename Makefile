@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 LIGHT := $(VENV)/.installed-light
 FULL := $(VENV)/.installed-full
 
-.PHONY: install install-light test lint demo bench clean
+.PHONY: install install-light test lint demo bench docs clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -34,8 +34,11 @@ test: $(FULL) lint  ## lint + the test suite
 demo: $(LIGHT)  ## colourise the bundled examples with the bundled model
 	$(BIN)/python -m colorizer.demo
 
+docs: $(FULL)  ## the documentation site from docs/ (MkDocs, Material theme) into site/; a broken link fails
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 bench: $(FULL)  ## run benchmarks/ and write BENCHMARKS.md (needs ../shared/photos)
 	$(BIN)/python -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) build *.egg-info demo-output
+	rm -rf $(VENV) build *.egg-info demo-output site
