@@ -25,8 +25,8 @@ install-light: $(LIGHT)  ## .venv/ with what colourising needs (no torch)
 install: $(FULL)  ## .venv/ with everything: training, tests, lint
 
 lint: $(FULL)
-	$(BIN)/ruff check colorizer tests benchmarks
-	$(BIN)/ruff format --check colorizer tests benchmarks
+	$(BIN)/ruff check colorizer tests benchmarks experiments
+	$(BIN)/ruff format --check colorizer tests benchmarks experiments
 
 test: $(FULL) lint  ## lint + the test suite
 	$(BIN)/python -m pytest -q

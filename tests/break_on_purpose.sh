@@ -56,7 +56,7 @@ check "training hints not seeded per step" colorizer/training/hints.py \
 
 
 _RUN_GENERATOR = torch.Generator().manual_seed(0)" tests/test_promises.py -k resumed_hints
-check "serve ignores its limits" colorizer/cli.py \
+check "serve ignores its limits" colorizer/cli/serve.py \
   "ServeLimits(args.max_upload_mb, args.max_megapixels, args.max_queue)" "ServeLimits()" \
   tests/test_promises.py -k serve_applies
 check "hints not spread" colorizer/inference/spread.py "LOCAL_REACH = 0.12" "LOCAL_REACH = 0.002" tests/test_hints.py -k fills
@@ -291,3 +291,6 @@ check "NumPy numbers refused as a reach" colorizer/inference/alike.py \
   "    number = isinstance(reach, (int, float)) and not isinstance(reach, bool)" tests/test_hardening.py -k numpy_numbers
 check "a setting out of range accepted by the options" colorizer/inference/options.py \
   "    if not math.isfinite(number) or below or above:" "    if False:" tests/test_cluster_promises.py -k tampered_settings
+check "a failed upload to an object store recorded as written" colorizer/cluster/storage.py \
+  "            raise StorageError(f\"could not write {location.uri} ({err})\") from None" "            pass" \
+  tests/test_cluster_promises.py -k failed_upload

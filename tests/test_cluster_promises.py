@@ -198,3 +198,33 @@ def test_a_tampered_alike_file_falls_back_with_a_warning(tmp_path, tamper, why):
         coloured = Colorizer.load(model).colorize_array(image, hints=hints)
     assert any(why in str(w.message) for w in caught), [str(w.message) for w in caught]
     assert np.array_equal(coloured, hand_weighted)  # the same pixels as with no description at all
+
+
+def test_a_failed_upload_to_an_object_store_is_recorded_as_failed(tmp_path, monkeypatch):
+    """The worker, called as Ray calls it, writing to a remote destination whose upload fails: the row says failed,
+    naming the output, and no row says written."""
+    import pyarrow.fs as pafs
+
+    from colorizer.cluster.storage import Location
+    from colorizer.cluster.worker import ColorizeWorker, WorkerSettings
+    from colorizer.inference.options import ColorizeOptions
+
+    src = photos(tmp_path / "src", 2)
+    marker = tmp_path / "marker"
+    marker.write_text("{}")
+    remote = Location(pafs.LocalFileSystem(), str(tmp_path / "bucket"), "s3://bucket/colour")
+    monkeypatch.setattr(Location, "is_local", property(lambda self: self.uri.startswith("/")))  # the bucket: remote
+
+    def refuse(*args, **kwargs):
+        raise OSError("AWS Error ACCESS_DENIED during PutObject operation")
+
+    monkeypatch.setattr(pafs, "copy_files", refuse)
+    settings = WorkerSettings(
+        roots=[locate(src)], destination=remote, marker=locate(marker), run="key", options=ColorizeOptions(size=64)
+    )
+    worker = ColorizeWorker(settings)
+    batch = {"root": np.array([0, 0]), "relative": np.array(["p0.png", "p1.png"]), "hints": np.array(["", ""]),
+             "problem": np.array(["", ""])}  # fmt: skip
+    rows = worker(batch)
+    assert list(rows["status"]) == ["failed", "failed"]
+    assert all("could not write s3://bucket/colour/" in error and "ACCESS_DENIED" in error for error in rows["error"])

@@ -19,6 +19,8 @@ import hashlib
 import logging
 import math
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -451,36 +453,66 @@ def _execute(ray, settings, photos, videos, total, block_rows, workers, cpus_per
     # a call never spans blocks: Ray would bundle small blocks into one task, and one actor would get them all
     stages = [(photos, min(ROWS_PER_CALL, block_rows)), (videos, 1)]
     bar = progress_bar(total=total, desc="colourising", unit="file", disable=not progress or not total)
+    stop = _StopOnInterrupt()
     try:
-        for refs, rows_per_call in stages:
-            if not refs:
-                continue
-            dataset = ray.data.from_arrow_refs(refs).map_batches(
-                ColorizeWorker,
-                fn_constructor_kwargs={"settings": settings},
-                batch_size=rows_per_call,
-                batch_format="numpy",
-                # two tasks queued per actor: no gap between tasks, and a late actor still gets its share
-                compute=ray.data.ActorPoolStrategy(size=min(workers, len(refs)), max_tasks_in_flight_per_actor=2),
-                num_cpus=cpus_per_worker,
-                num_gpus=gpus,
-            )
-            for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-                rows = [{key: _plain(batch[key][i]) for key in batch} for i in range(len(batch["source"]))]
-                writer.add(rows)
-                for row in rows:
-                    if row["status"] == "written":
-                        summary.written += 1
-                    elif row["status"] == "exists":
-                        summary.exists += 1
-                    else:
-                        summary.fail(row["source"], row["error"])
-                bar.update(len(rows))
+        with stop:
+            for refs, rows_per_call in stages:
+                if not refs or stop.asked:
+                    continue
+                dataset = ray.data.from_arrow_refs(refs).map_batches(
+                    ColorizeWorker,
+                    fn_constructor_kwargs={"settings": settings},
+                    batch_size=rows_per_call,
+                    batch_format="numpy",
+                    # two tasks queued per actor: no gap between tasks, and a late actor still gets its share
+                    compute=ray.data.ActorPoolStrategy(size=min(workers, len(refs)), max_tasks_in_flight_per_actor=2),
+                    num_cpus=cpus_per_worker,
+                    num_gpus=gpus,
+                )
+                for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+                    rows = [{key: _plain(batch[key][i]) for key in batch} for i in range(len(batch["source"]))]
+                    writer.add(rows)
+                    for row in rows:
+                        if row["status"] == "written":
+                            summary.written += 1
+                        elif row["status"] == "exists":
+                            summary.exists += 1
+                        else:
+                            summary.fail(row["source"], row["error"])
+                    bar.update(len(rows))
+                    if stop.asked:  # Ctrl-C seen, even where Ray's own waiting swallowed the KeyboardInterrupt
+                        break
     except KeyboardInterrupt:
-        summary.interrupted = True
+        pass
     finally:
+        summary.interrupted = summary.interrupted or stop.asked
         bar.close()
         writer.close()
+
+
+class _StopOnInterrupt:
+    """Ctrl-C during a run: remembered (and raised as KeyboardInterrupt, as Python does), so that the run stops at
+    the next batch and says so however Ray's waiting handled the exception."""
+
+    def __init__(self):
+        self.asked = False
+        self.previous = None
+
+    def _handler(self, signum, frame):
+        self.asked = True
+        raise KeyboardInterrupt
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        if exc[0] is KeyboardInterrupt:
+            self.asked = True
+        return False
 
 
 def _plain(value):

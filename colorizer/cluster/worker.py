@@ -32,7 +32,8 @@ from colorizer.inference.color import gray_preview
 from colorizer.inference.formats import SAVE_OPTIONS, size_problem
 from colorizer.inference.hints import HintError, parse_hints
 from colorizer.inference.options import ColorizeOptions
-from colorizer.inference.photos import Colorizer, ReferenceError, with_alpha, working_shape
+from colorizer.inference.photos import Colorizer, ReferenceError, with_alpha
+from colorizer.inference.pipeline import Prediction, finish, predictions
 from colorizer.inference.video import VideoError, colorize_video, is_video
 
 THREADS = 4  # photos read, decoded, encoded and written at once around the network, per actor
@@ -183,21 +184,10 @@ class ColorizeWorker:
     def _photos(self, items: list[_Item]) -> None:
         items = [item for item in items if not self._already_there(item, item.output)]
         reads = [(item, self.pool.submit(self._read, item)) for item in items]  # decoded while the network runs
-        pending: list[_Item] = []
-        writes = []
-        for item, read in reads:
-            if not read.result():
-                continue
-            shape = working_shape(*item.photo.pixels.shape[:2], self.size)
-            if pending and (
-                len(pending) == self.settings.options.batch_size
-                or working_shape(*pending[0].photo.pixels.shape[:2], self.size) != shape
-            ):
-                writes += self._predict(pending)
-                pending = []
-            pending.append(item)
-        if pending:
-            writes += self._predict(pending)
+        readable = ((item, item.photo.pixels, item.hints) for item, read in reads if read.result())
+        options = self.settings.options
+        stream = predictions(self.colorizer, readable, self.size, options.batch_size, self.reference is not None)
+        writes = [self.pool.submit(self._write, prediction) for prediction in stream]
         for write in writes:
             write.result()
 
@@ -235,32 +225,12 @@ class ColorizeWorker:
         except HintError as err:
             raise HintError(f"{name}: {err}") from None
 
-    def _predict(self, items: list[_Item]) -> list:
-        colorizer = self.colorizer
-        batch = np.concatenate([colorizer.network_input(item.photo.pixels, self.size, item.hints) for item in items])
-        if self.reference is None and not any(item.hints for item in items):
-            ab, features = colorizer.predict_ab(batch), None
-        else:
-            ab, features = colorizer.predict_with_features(batch)
-        return [
-            self.pool.submit(self._write, item, batch[i], ab[i], None if features is None else features[i])
-            for i, item in enumerate(items)
-        ]
-
-    def _write(self, item: _Item, network_input: np.ndarray, ab: np.ndarray, features) -> None:
+    def _write(self, prediction: Prediction) -> None:
+        item: _Item = prediction.key
         settings, photo = self.settings, item.photo
         try:
-            ab = self.colorizer.steer(
-                network_input,
-                ab,
-                item.hints,
-                photo.size,
-                settings.options.saturation,
-                self.reference,
-                features,
-                settings.options.reach,
-            )
-            coloured = self.colorizer.recombine(photo.pixels, ab)
+            options = settings.options
+            coloured = finish(self.colorizer, prediction, options.saturation, options.reach, self.reference)
             if settings.options.compare:  # before the output: an output that exists means its figure does too
                 figure = item.output.sibling(f"{PurePosixPath(item.output.path).stem}_compare.png")
                 rows = [[photo.rgb, gray_preview(photo.pixels), coloured]]

@@ -9,6 +9,7 @@ Runtime all release the GIL). Each output is written atomically; an existing out
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 from collections import deque
@@ -27,7 +28,8 @@ from colorizer.inference.formats import FORMAT_OF_SUFFIX, FORMATS, KEEPS_ALPHA, 
 from colorizer.inference.hints import HintError, hints_file_for, read_hints_file
 from colorizer.inference.keyframes import FrameSpec, KeyFrameError, KeyFrameSpec
 from colorizer.inference.options import ColorizeOptions
-from colorizer.inference.photos import Colorizer, ReferenceError, with_alpha, working_shape
+from colorizer.inference.photos import Colorizer, ReferenceError, with_alpha
+from colorizer.inference.pipeline import Prediction, finish, predictions
 from colorizer.inference.video import VIDEO_EXTENSIONS, VideoError, colorize_video, export_frames, is_video
 from colorizer.progress import progress_bar
 from colorizer.sources import entry_problem, is_inside, real, same_place
@@ -217,33 +219,16 @@ def colorize_paths(
     videos = [job for job in todo if is_video(job.source)]
     todo = [job for job in todo if not is_video(job.source)]
     bar = progress_bar(total=len(todo), desc="colourising", unit="img", disable=not progress or not todo)
-    pending: list[tuple[Job, Photo, str, list]] = []
     writes: deque[Future] = deque()
 
-    def write(job: Job, photo: Photo, fmt: str, network_input, ab, hints: list, features) -> None:
-        ab = colorizer.steer(network_input, ab, hints, photo.size, saturation, reference, features, reach)
-        _write_output(colorizer, job, photo, fmt, ab, out_dir, compare, overwrite, summary)
+    def write(prediction: Prediction) -> None:
+        job, photo, fmt = prediction.key
+        colour = functools.partial(finish, colorizer, prediction, saturation, reach, reference)  # after the checks
+        _write_output(job, photo, fmt, colour, out_dir, compare, overwrite, summary)
         bar.update()
 
-    def flush() -> None:
-        batch = np.concatenate([colorizer.network_input(photo.pixels, size, hints) for _, photo, _, hints in pending])
-        if reference is None and not any(hints for *_, hints in pending):
-            ab, features = colorizer.predict_ab(batch), None  # (B, 2, h, w)
-        else:  # and what a reference is matched by, and hints reach what looks alike by
-            ab, features = colorizer.predict_with_features(batch)
-        for i, (job, photo, fmt, hints) in enumerate(pending):
-            while len(writes) >= WRITE_BEHIND:
-                writes.popleft().result()
-            mine = None if features is None else features[i]
-            writes.append(writer.submit(write, job, photo, fmt, batch[i], ab[i], hints, mine))
-        pending.clear()
-
-    workers = max(2, min(4, os.cpu_count() or 1))
-    with (
-        bar,
-        ThreadPoolExecutor(2, "colorizer-read") as reader,
-        ThreadPoolExecutor(workers, "colorizer-write") as writer,
-    ):
+    def readable(reader: ThreadPoolExecutor) -> Iterator[tuple[tuple, np.ndarray, list]]:
+        """The photos that can be read, with their hints; the others are failures, named."""
         for job, photo in read_ahead(reader, todo):
             if isinstance(photo, str):
                 summary.failed.append({"source": str(job.source), "reason": photo})
@@ -259,14 +244,18 @@ def colorize_paths(
                 summary.failed.append({"source": str(job.source), "reason": str(err)})
                 bar.update()
                 continue
-            shape = working_shape(*photo.pixels.shape[:2], size)
-            if pending and (
-                len(pending) == batch_size or working_shape(*pending[0][1].pixels.shape[:2], size) != shape
-            ):
-                flush()
-            pending.append((job, photo, output_format(job.source, fmt, photo.alpha is not None), hints))
-        if pending:
-            flush()
+            yield (job, photo, output_format(job.source, fmt, photo.alpha is not None)), photo.pixels, hints
+
+    workers = max(2, min(4, os.cpu_count() or 1))
+    with (
+        bar,
+        ThreadPoolExecutor(2, "colorizer-read") as reader,
+        ThreadPoolExecutor(workers, "colorizer-write") as writer,
+    ):
+        for prediction in predictions(colorizer, readable(reader), size, batch_size, reference is not None):
+            while len(writes) >= WRITE_BEHIND:
+                writes.popleft().result()
+            writes.append(writer.submit(write, prediction))
         while writes:
             writes.popleft().result()
     if videos and hints_file is not None:
@@ -328,8 +317,9 @@ def _hints_of(colorizer: Colorizer, job: Job, photo: Photo, hints_file: Path | N
     return colorizer.hints_for(read_hints_file(path, width, height), width, height)
 
 
-def _write_output(colorizer, job, photo, fmt, ab, out_dir, compare, overwrite, summary) -> None:
-    """Recombine one photo at full resolution and write it (and its comparison figure) atomically."""
+def _write_output(job, photo, fmt, colour, out_dir, compare, overwrite, summary) -> None:
+    """Check one photo's output, then colour it at full resolution (`colour()`) and write it (and its comparison
+    figure) atomically."""
     destination = _destination(out_dir, job, fmt)
     if destination.exists() and not overwrite:  # an alpha photo switched to PNG onto an existing file
         summary.skipped.append(f"{job.source}: {destination} exists (pass --overwrite to replace it)")
@@ -339,7 +329,7 @@ def _write_output(colorizer, job, photo, fmt, ab, out_dir, compare, overwrite, s
         summary.failed.append({"source": str(job.source), "reason": f"cannot write {destination}: {problem}"})
         return
     try:
-        coloured = colorizer.recombine(photo.pixels, ab)
+        coloured = colour()
         destination.parent.mkdir(parents=True, exist_ok=True)
         atomic_save(with_alpha(coloured, photo.alpha), destination, fmt.upper(), **SAVE_OPTIONS[fmt])
         if compare:

@@ -301,15 +301,10 @@ class Colorizer:
         saturation = self.prepare_saturation(saturation)
         if reference is not None:
             reference = self.reference(reference, size)
-        network_input = self.network_input(pixels, size, hints)
-        features = None
-        if reference is None and not hints:
-            ab = self.predict_ab(network_input, temperature)[0]
-        else:  # a reference and hints' reach to what looks alike also use the encoder's features
-            ab, features = self.predict_with_features(network_input, temperature)
-            ab, features = ab[0], None if features is None else features[0]
-        steered = self.steer(network_input[0], ab, hints, (width, height), saturation, reference, features, reach)
-        return self.recombine(pixels, steered)
+        from colorizer.inference.pipeline import finish, predict_batch  # the drivers' one pipeline
+
+        [prediction] = predict_batch(self, [(None, pixels, hints)], size, reference is not None, temperature)
+        return finish(self, prediction, saturation, reach, reference)
 
     def colorize(
         self,

@@ -30,7 +30,7 @@ REBALANCE_LAMBDA = 0.5
 DEFAULT_TEMPERATURE = 0.38
 GRAY_THRESHOLD = 5.0  # images whose |a| and |b| stay below this everywhere carry no colour to learn
 HUBER_DELTA = 1.0 / AB_SCALE  # one ab unit (SIGGRAPH17), on the network's ab / 110 scale
-COLOURFUL_WEIGHT = 0.5  # the colourfulness term beside the Huber loss (both in ab units; DDColor's weight)
+COLOURFUL_WEIGHT = 0.5  # the colourfulness term beside the Huber loss (both on the ab / 110 scale; DDColor's weight)
 REBALANCE_CAP = 10.0  # "huber-rebalanced": no pixel weighs more than this (rare colours are few and noisy)
 
 
@@ -120,8 +120,9 @@ class RegressionHead:
             pixel_weights = self.weights.to(ab_norm)[nearest_bin(ab_norm * AB_SCALE, self.bins)]  # (B, H, W)
             return (huber * pixel_weights[:, None]).mean()
         if self.loss_name == "huber-colourful":
-            # in ab units, as the Huber loss divided by its delta is for errors beyond one unit
-            deficit = (colourfulness_ab(ab_norm) - colourfulness_ab(prediction.clamp(-1, 1))) * AB_SCALE
+            # on the network's ab / 110 scale, as the Huber loss divided by its delta is (beyond one ab unit, it is
+            # the error less half a unit)
+            deficit = colourfulness_ab(ab_norm) - colourfulness_ab(prediction.clamp(-1, 1))
             return huber.mean() + COLOURFUL_WEIGHT * F.relu(deficit).mean()
         return huber.mean()
 

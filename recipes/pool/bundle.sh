@@ -45,11 +45,11 @@ cp "$WORK/colorizer.onnx" "$WEIGHTS/colorizer.onnx"
 cp "$WORK/colorizer.alike.json" "$WEIGHTS/colorizer.alike.json"
 cp "$WORK/eval/metrics.json" recipes/pool/logs/eval-stage4.json
 
-"$PYTHON" -m benchmarks.model_figure "$DATA" "$WORK/previous-bundled.onnx" "$WEIGHTS/colorizer.onnx" \
+"$PYTHON" -m experiments.model_figure "$DATA" "$WORK/previous-bundled.onnx" "$WEIGHTS/colorizer.onnx" \
   docs/validation-examples.jpg
 "$PYTHON" -m benchmarks.hints --data "$DATA" --split val --every 4 --no-timing | tee "$WORK/bundle-hints-val.log"
 "$PYTHON" -m benchmarks.hints --data "$DATA" --every 2 --no-timing | tee "$WORK/bundle-hints-heldout.log"
-"$PYTHON" -m benchmarks.hint_branch "$DATA" --model "$WORK/previous-bundled.onnx" --model bundled \
+"$PYTHON" -m experiments.hint_branch "$DATA" --model "$WORK/previous-bundled.onnx" --model bundled \
   | tee "$WORK/bundle-hint-branch.log"
 "$PYTHON" -m benchmarks.key_frames | tee "$WORK/bundle-key-frames.log"
 "$PYTHON" -m benchmarks.reference | tee "$WORK/bundle-reference.log"

@@ -7,9 +7,9 @@ there (the PSNR gain over the automatic colour, the sweep of `benchmarks/hints.p
 bandwidths show the ceiling of the family when locality is given up. Runs on the validation split, where defaults are
 chosen; the network runs once per photo.
 
-    python -m benchmarks.hint_variants runs/pool/data [--split val] [--every 4] [--target 0.14]
-    python -m benchmarks.hint_variants runs/pool/data --only defaults --only spatial --results hint-variants-spatial.md
-    python -m benchmarks.hint_variants runs/pool/data --only defaults --only firmness --confirm heldout \
+    python -m experiments.hint_variants runs/pool/data [--split val] [--every 4] [--target 0.14]
+    python -m experiments.hint_variants runs/pool/data --only defaults --only spatial --results hint-variants-spatial.md
+    python -m experiments.hint_variants runs/pool/data --only defaults --only firmness --confirm heldout \
         --results hint-variants-firmness.md
 
 --confirm SPLIT scores each variant once more on another split (the held-out sources) at the bandwidth fitted on
@@ -215,7 +215,7 @@ def main() -> None:
     extra = [f"{args.confirm}: one click", f"{args.confirm}: 10 truth hints"] if confirm else []
     text = "\n".join(
         [
-            "# How a hint spreads: variants at equal locality (benchmarks/hint_variants.py)",
+            "# How a hint spreads: variants at equal locality (experiments/hint_variants.py)",
             "",
             machine(),
             "",

@@ -17,7 +17,7 @@ Scores: the PSNR gain over A at 10 and 50 truth hints (the sweep of `benchmarks/
 that one contrasting click at the centre changes by more than 5 ab units (quartiles). Validation photos by default:
 a way to combine would be chosen there.
 
-    python -m benchmarks.hint_branch runs/pool/data --model bundled --model runs/pool/stage4.onnx
+    python -m experiments.hint_branch runs/pool/data --model bundled --model runs/pool/stage4.onnx
 
 Writes benchmarks/results/hint-branch.md.
 """
@@ -105,7 +105,7 @@ def main() -> None:
             print(rows[-1], flush=True)
     text = "\n".join(
         [
-            "# The learned hint branch beside the spreading (benchmarks/hint_branch.py)",
+            "# The learned hint branch beside the spreading (experiments/hint_branch.py)",
             "",
             machine(),
             "",

@@ -1,7 +1,7 @@
 """What each encoder costs to colourise with: network time at the default working size and a 12-MP photo from the
 command line (start-up included), on ONNX Runtime, medians of 5; beside its score on the held-out sources.
 
-    python -m benchmarks.encoder_cost runs/pool/encoders/lite0 runs/pool/encoders/lite1 runs/pool/encoders/lite2
+    python -m experiments.encoder_cost runs/pool/encoders/lite0 runs/pool/encoders/lite1 runs/pool/encoders/lite2
 
 Each RUN holds model.onnx and eval/metrics.json (from recipes/encoders/compare.sh). Writes
 benchmarks/results/encoders.md.
@@ -75,7 +75,7 @@ def main() -> None:
         "12-MP JPEG, CLI",
         "ONNX",
     ]
-    text = "\n".join(["# Encoders (benchmarks/encoder_cost.py)", "", machine(), "", table(header, rows), ""])
+    text = "\n".join(["# Encoders (experiments/encoder_cost.py)", "", machine(), "", table(header, rows), ""])
     (ROOT / "benchmarks" / "results" / "encoders.md").write_text(text)
     print(text)
 

@@ -1,6 +1,6 @@
 """The README's sample figure: photos from sources a model never trained on, gray | one model | another | original.
 
-python -m benchmarks.model_figure DATA OLD.onnx NEW.onnx docs/validation-examples.jpg [--count 6]
+python -m experiments.model_figure DATA OLD.onnx NEW.onnx docs/validation-examples.jpg [--count 6]
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ ONNX Runtime's static quantization (QDQ, per-channel int8 weights, uint8 activat
 time at 512x384 (median of 7 after a warm-up) and, on 16 other photos, the mean CIEDE2000 to the truth of each and
 between the two.
 
-    python -m benchmarks.quantization
+    python -m experiments.quantization
 """
 
 from __future__ import annotations

@@ -9,14 +9,14 @@ cell gets the Nadaraya-Watson average of the hints' colours, weighed by exp(-|e(
 of the network's own colour (weight PRIOR); Huber loss against the truth. A variant also holds each hint's mean
 kernel mass at 15 % of the photo, so that the map learns in the locality regime it is used in. Every fit is then
 scaled by fit-alike's own rule (one contrasting click changes a median of at most 15 % of a validation photo) and
-swept with 10 truth hints on those validation photos (`benchmarks/hint_variants.py`'s measures), and on as many
+swept with 10 truth hints on those validation photos (`experiments/hint_variants.py`'s measures), and on as many
 other validation photos that did not scale it (a second look: the 40-photo figures vary by photo set).
 
 Other pairwise targets: what "the same true colour" means. tau (how near two true a*b* must be, 8 units in
 fit-alike) and chromaticity: a*b* x 50 / (L + 16) instead of a*b*, which a change of light leaves alone, so that dark
 pixels, whose a*b* are all small, no longer all count as the same colour.
 
-    python -m benchmarks.alike_fits runs/pool/data [--every 4] [--every-val 4]
+    python -m experiments.alike_fits runs/pool/data [--every 4] [--every-val 4]
 
 Writes benchmarks/results/alike-fits.md.
 """
@@ -31,10 +31,10 @@ import numpy as np
 import torch
 
 from benchmarks.common import machine, quartiles, table, write_result
-from benchmarks.hint_variants import Photo, click_shares, gain
 from colorizer import Colorizer
 from colorizer.training.alike_fit import TAU, calibrate, cells, fit_map, folded, learned_from_map, new_map
 from colorizer.training.evaluate import evaluation_images
+from experiments.hint_variants import Photo, click_shares, gain
 
 PRIOR = 0.3  # the network's colour weighs as much as a hint whose kernel is 0.3
 HINT_COUNTS = (3, 10, 30)
@@ -123,7 +123,8 @@ def main() -> None:
         print(rows[-1], flush=True)
     text = "\n".join(
         [
-            "# The learned alike description: pairwise fit against fitting by the spreading (benchmarks/alike_fits.py)",
+            "# The learned alike description: pairwise fit against fitting by the spreading "
+            "(experiments/alike_fits.py)",
             "",
             machine(),
             "",
