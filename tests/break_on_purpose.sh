@@ -294,3 +294,10 @@ check "a setting out of range accepted by the options" colorizer/inference/optio
 check "a failed upload to an object store recorded as written" colorizer/cluster/storage.py \
   "            raise StorageError(f\"could not write {location.uri} ({err})\") from None" "            pass" \
   tests/test_cluster_promises.py -k failed_upload
+check "the one pipeline drops the saturation" colorizer/inference/pipeline.py \
+  "        saturation,
+        reference," "        1.0,
+        reference," tests/test_golden.py
+check "the pipeline batches photos of different working shapes" colorizer/inference/pipeline.py \
+  "        if pending and (len(pending) == batch_size or working_shape(*pending[0][1].shape[:2], size) != shape):" \
+  "        if pending and len(pending) == batch_size:" tests/test_golden.py tests/test_colorize.py

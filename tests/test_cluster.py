@@ -22,6 +22,7 @@ from colorizer.inference.batch import colorize_paths
 from tests.conftest import colour_photo, tree_hashes
 
 ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.slow  # real Ray runtimes: deselect with -m "not slow"
 pytest.importorskip("pyarrow")
 
 from colorizer.cluster import ClusterError, colorize_dataset  # noqa: E402

@@ -122,9 +122,14 @@ def colorize_dataset(
         except StorageError as err:
             raise ClusterError(str(err)) from None
         started_here = not ray.is_initialized()
+        stop = stack.enter_context(_StopOnInterrupt())  # Ctrl-C from here on, Ray's start-up included
         try:
-            if started_here:  # inside the try: a Ctrl-C while Ray starts still shuts down what it started
-                ray.init(address=address, logging_level="WARNING", configure_logging=True, log_to_driver=True)
+            if started_here:  # a Ctrl-C while Ray starts is held until it has (interrupted, its exit segfaults)
+                with stop.held():
+                    ray.init(address=address, logging_level="WARNING", configure_logging=True, log_to_driver=True)
+            if stop.asked:
+                summary.interrupted = True
+                return summary
             workers = _fit_to_cluster(ray, device, workers, cpus_per_worker)
             logging.getLogger("ray.data").setLevel(logging.WARNING)  # not a line per dataset run
             context = ray.data.DataContext.get_current()
@@ -147,7 +152,7 @@ def colorize_dataset(
                 for stale in remove_stale_temporaries(Path(destination.path)):
                     summary.notes.append(f"removed {stale}, left by an earlier run that was killed")
             listing = _blocks(roots, singles, destination, options.fmt, protected, done, workers, summary, ray)
-            _execute(ray, settings, *listing, workers, cpus_per_worker, device, options.progress, summary)
+            _execute(ray, settings, *listing, workers, cpus_per_worker, device, options.progress, summary, stop)
         except StorageError as err:
             raise ClusterError(str(err)) from None
         finally:
@@ -445,7 +450,9 @@ def _blocks(roots, singles, destination, fmt, protected, done, workers, summary,
     return photos, videos, count, block_rows
 
 
-def _execute(ray, settings, photos, videos, total, block_rows, workers, cpus_per_worker, device, progress, summary):
+def _execute(
+    ray, settings, photos, videos, total, block_rows, workers, cpus_per_worker, device, progress, summary, stop
+):  # fmt: skip
     """Photos, then videos (one a task), through actor pools; manifest rows written as they come back."""
 
     writer = manifest.ManifestWriter(settings.destination)
@@ -453,37 +460,35 @@ def _execute(ray, settings, photos, videos, total, block_rows, workers, cpus_per
     # a call never spans blocks: Ray would bundle small blocks into one task, and one actor would get them all
     stages = [(photos, min(ROWS_PER_CALL, block_rows)), (videos, 1)]
     bar = progress_bar(total=total, desc="colourising", unit="file", disable=not progress or not total)
-    stop = _StopOnInterrupt()
     try:
-        with stop:
-            for refs, rows_per_call in stages:
-                if not refs or stop.asked:
-                    continue
-                dataset = ray.data.from_arrow_refs(refs).map_batches(
-                    ColorizeWorker,
-                    fn_constructor_kwargs={"settings": settings},
-                    batch_size=rows_per_call,
-                    batch_format="numpy",
-                    # two tasks queued per actor: no gap between tasks, and a late actor still gets its share
-                    compute=ray.data.ActorPoolStrategy(size=min(workers, len(refs)), max_tasks_in_flight_per_actor=2),
-                    num_cpus=cpus_per_worker,
-                    num_gpus=gpus,
-                )
-                for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-                    rows = [{key: _plain(batch[key][i]) for key in batch} for i in range(len(batch["source"]))]
-                    writer.add(rows)
-                    for row in rows:
-                        if row["status"] == "written":
-                            summary.written += 1
-                        elif row["status"] == "exists":
-                            summary.exists += 1
-                        else:
-                            summary.fail(row["source"], row["error"])
-                    bar.update(len(rows))
-                    if stop.asked:  # Ctrl-C seen, even where Ray's own waiting swallowed the KeyboardInterrupt
-                        break
+        for refs, rows_per_call in stages:
+            if not refs or stop.asked:
+                continue
+            dataset = ray.data.from_arrow_refs(refs).map_batches(
+                ColorizeWorker,
+                fn_constructor_kwargs={"settings": settings},
+                batch_size=rows_per_call,
+                batch_format="numpy",
+                # two tasks queued per actor: no gap between tasks, and a late actor still gets its share
+                compute=ray.data.ActorPoolStrategy(size=min(workers, len(refs)), max_tasks_in_flight_per_actor=2),
+                num_cpus=cpus_per_worker,
+                num_gpus=gpus,
+            )
+            for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+                rows = [{key: _plain(batch[key][i]) for key in batch} for i in range(len(batch["source"]))]
+                writer.add(rows)
+                for row in rows:
+                    if row["status"] == "written":
+                        summary.written += 1
+                    elif row["status"] == "exists":
+                        summary.exists += 1
+                    else:
+                        summary.fail(row["source"], row["error"])
+                bar.update(len(rows))
+                if stop.asked:  # Ctrl-C seen, even where Ray's own waiting swallowed the KeyboardInterrupt
+                    break
     except KeyboardInterrupt:
-        pass
+        summary.interrupted = True
     finally:
         summary.interrupted = summary.interrupted or stop.asked
         bar.close()
@@ -497,10 +502,21 @@ class _StopOnInterrupt:
     def __init__(self):
         self.asked = False
         self.previous = None
+        self.holding = False
 
     def _handler(self, signum, frame):
         self.asked = True
-        raise KeyboardInterrupt
+        if not self.holding:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def held(self):
+        """Within: a Ctrl-C is only remembered (for code that must not be interrupted half way, as Ray's start-up)."""
+        self.holding = True
+        try:
+            yield
+        finally:
+            self.holding = False
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
