@@ -84,7 +84,7 @@ check "key frame colour not carried forwards" colorizer/inference/keyframes.py \
   "            self._forward = (key, *carry(ab, confidence, lightness, warp))" "            self._forward = None" \
   tests/test_key_frames.py -k forwards
 check "key frame colour not carried backwards" colorizer/inference/keyframes.py \
-  "            self.found.backward[index] = (key, *_compact(ab, confidence))" "            pass" \
+  "            self.found.backward[self.shot[row]] = (key, store, kept)" "            pass" \
   tests/test_key_frames.py -k backwards
 check "carried colour does not follow the motion" colorizer/inference/keyframes.py \
   "    return moved[:2], np.clip(moved[2], 0, 1) * holds * warp.inside" "    return ab, confidence" \
@@ -161,7 +161,8 @@ check "the cluster engine ignores a photo's own hints file" colorizer/cluster/ru
   "                yield number, below + name, below + sidecar if sidecar in present and not is_video(name) else \"\"" \
   "                yield number, below + name, \"\"" tests/test_cluster.py -k same_pixels
 check "a cluster rerun redoes what the manifest says is done" colorizer/cluster/run.py \
-  "        if source.uri in done:" "        if False:" tests/test_cluster.py -k rerun
+  "        if done.get(source.uri) == output.uri and info(output).type.name == \"File\":" "        if False:" \
+  tests/test_cluster.py -k rerun
 check "wide strokes drawn at full resolution (unbounded work)" colorizer/inference/hints.py \
   "    step = max(1, half // 8)" "    step = 1" tests/test_hardening.py -k wide_dense
 check "the server decodes before it takes a place in the queue" colorizer/inference/serve.py \

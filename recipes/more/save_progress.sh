@@ -4,7 +4,7 @@
 #
 #   recipes/more/save_progress.sh [RUN]    # default runs/more/cmp-$LOSS; then git add recipes/more/progress && git commit
 set -euo pipefail
-LOSS=${LOSS:-huber-colourful}
+LOSS=${LOSS:-huber}
 RUN=${1:-runs/more/cmp-$LOSS}
 PROGRESS=recipes/more/progress
 PYTHON=${PYTHON:-.venv/bin/python}
