@@ -26,7 +26,7 @@ from skimage.color import deltaE_ciede2000
 
 from benchmarks.common import table
 from colorizer.inference.color import rgb_to_lab
-from colorizer.inference.temporal import DEFAULT_SMOOTHING
+from colorizer.inference.options import DEFAULT_SMOOTHING
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEOS = ROOT.parent / "shared" / "videos"

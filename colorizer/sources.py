@@ -8,6 +8,7 @@ would land on a source, however the two paths are spelled (relative or absolute,
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Callable, Iterator
@@ -45,8 +46,6 @@ def entry_problem(path: str | os.PathLike) -> str | None:
         mode = os.stat(path).st_mode
     except OSError as err:
         if os.path.islink(path):
-            import errno
-
             if err.errno == errno.ELOOP:
                 return "a symbolic link loop: skipped"
             return "a symbolic link to nothing (its target is missing): skipped"

@@ -350,7 +350,7 @@ class Colorizer:
         in colour, or hints for it) carried through its shot, forwards and backwards (`keyframes.py`).
         Returns a VideoResult (frames, seconds, scene cuts, audio streams); raises VideoError.
         """
-        from colorizer.inference.temporal import DEFAULT_SMOOTHING
+        from colorizer.inference.options import DEFAULT_SMOOTHING
         from colorizer.inference.video import colorize_video
 
         smoothing = DEFAULT_SMOOTHING if smoothing is None else smoothing

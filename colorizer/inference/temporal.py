@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from colorizer.inference.options import DEFAULT_SMOOTHING  # noqa: F401  (re-exported: the video modules read it here)
+from colorizer.inference.options import DEFAULT_SMOOTHING
 
 CUT_THRESHOLD = 14.0  # mean |L change| (LAB units, on a 64-px thumbnail) above which a frame starts a new scene
 MATCH_SIGMA = 5.0  # L units: how far the warped lightness may differ before the history is trusted less

@@ -45,7 +45,8 @@ from colorizer.inference.keyframes import (
     KeyFrameScan,
     KeyFrameSpec,
 )
-from colorizer.inference.temporal import DEFAULT_SMOOTHING, TemporalSmoother
+from colorizer.inference.options import DEFAULT_SMOOTHING
+from colorizer.inference.temporal import TemporalSmoother
 from colorizer.progress import progress_bar
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".wmv", ".ogv")
